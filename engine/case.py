@@ -1,0 +1,203 @@
+"""The case: one study area, its time axis, cells, aquifer systems and observations.
+
+Units and signs are those of DESIGN.md: metres, days inside physics, heads in metres
+above a common datum, displacement positive up, compaction positive = shortening.
+Every per-cell parameter is a float64 array of shape [N] (a scalar in the case file is
+broadcast on loading), so solvers never deal with the file format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+STORAGE_KINDS = ("specific", "indices")
+
+
+@dataclass(frozen=True)
+class Compressible:
+    """One system of compressible material in one aquifer, parameters per cell [N].
+
+    ``kind`` is "interbeds" (delay beds: slow vertical drainage to the aquifer),
+    "nodelay" (beds that equilibrate with the aquifer head at once) or "coarse"
+    (the aquifer's own coarse-grained skeleton, elastic only).
+
+    thickness : m. For interbeds the thickness of ONE equivalent bed (b_equiv); for
+        nodelay and coarse the total thickness of that material in the aquifer.
+    count : number of equivalent beds (interbeds only, >= 1, may be fractional).
+    kv : m/d, vertical hydraulic conductivity of the interbeds (interbeds only).
+    sske, sskv : 1/m, elastic and inelastic (virgin) skeletal specific storage.
+        With ``storage == "indices"`` they are None and cc, cr, void_ratio are given:
+        Ss = 0.434 C / ((1 + e) sigma'), sigma' in metres of water (MODFLOW 6 CSUB).
+    preconsolidation_head : m above datum; None means the initial aquifer head
+        (normally consolidated start). Not used by "coarse".
+    """
+
+    kind: str
+    thickness: np.ndarray
+    sske: np.ndarray | None = None
+    sskv: np.ndarray | None = None
+    count: np.ndarray | None = None
+    kv: np.ndarray | None = None
+    preconsolidation_head: np.ndarray | None = None
+    storage: str = "specific"
+    cc: np.ndarray | None = None
+    cr: np.ndarray | None = None
+    void_ratio: np.ndarray | None = None
+
+    def take(self, cells: np.ndarray) -> "Compressible":
+        """The same material at a subset of cells (integer index array)."""
+        changes = {
+            name: getattr(self, name)[cells]
+            for name in ("thickness", "sske", "sskv", "count", "kv",
+                         "preconsolidation_head", "cc", "cr", "void_ratio")
+            if getattr(self, name) is not None
+        }
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Aquifer:
+    """One aquifer system (top first in Case.aquifers).
+
+    head : [N, T] m above datum at the case times (linear in between).
+    interbeds : delay interbed systems (CSUB's ninterbeds), possibly empty.
+    nodelay, coarse : optional no-delay beds and coarse-grained skeleton.
+    top, bottom : [N] depth below land surface, m (needed for stress-dependent storage).
+    """
+
+    name: str
+    head: np.ndarray
+    interbeds: tuple[Compressible, ...] = ()
+    nodelay: Compressible | None = None
+    coarse: Compressible | None = None
+    top: np.ndarray | None = None
+    bottom: np.ndarray | None = None
+
+    def materials(self):
+        """All compressible systems of this aquifer, delay interbeds first."""
+        out = list(self.interbeds)
+        out += [m for m in (self.nodelay, self.coarse) if m is not None]
+        return out
+
+    def take(self, cells: np.ndarray) -> "Aquifer":
+        return replace(
+            self,
+            head=self.head[cells],
+            interbeds=tuple(ib.take(cells) for ib in self.interbeds),
+            nodelay=None if self.nodelay is None else self.nodelay.take(cells),
+            coarse=None if self.coarse is None else self.coarse.take(cells),
+            top=None if self.top is None else self.top[cells],
+            bottom=None if self.bottom is None else self.bottom[cells],
+        )
+
+
+@dataclass(frozen=True)
+class Geostatic:
+    """Geostatic load for stress-dependent storage.
+
+    sgm, sgs : specific gravity of moist (above the water table) and saturated sediment.
+    land_surface : [N] m above datum (default 0), turns depths into elevations.
+    """
+
+    sgm: float
+    sgs: float
+    land_surface: np.ndarray
+
+    def take(self, cells: np.ndarray) -> "Geostatic":
+        return replace(self, land_surface=self.land_surface[cells])
+
+
+@dataclass(frozen=True)
+class Cells:
+    """The N points of the case: ids (str), projected x, y in metres, optional zone label."""
+
+    ids: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    zone: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, cells: np.ndarray) -> "Cells":
+        return Cells(self.ids[cells], self.x[cells], self.y[cells],
+                     None if self.zone is None else self.zone[cells])
+
+
+@dataclass(frozen=True)
+class Observations:
+    """What was measured; never needed by predict().
+
+    displacement : [N, T] m, up positive, NaN where not observed (or None).
+    extensometers : dict of equal-length arrays: site (str), cell (int index),
+        aquifer (int index), time (datetime64[D]), compaction (m, shortening positive).
+    wells : dict of equal-length arrays: well (str), x, y (m), aquifer (int index),
+        time (datetime64[D]), head (m above datum).
+    """
+
+    displacement: np.ndarray | None = None
+    extensometers: dict | None = None
+    wells: dict | None = None
+
+    def take(self, cells: np.ndarray) -> "Observations":
+        ext = None
+        if self.extensometers is not None:
+            # re-index cells; drop records at cells that are not kept
+            remap = np.full(int(np.max(cells, initial=-1)) + 1, -1)
+            remap[cells] = np.arange(len(cells))
+            old = self.extensometers["cell"]
+            keep = (old < len(remap)) & (remap[np.minimum(old, len(remap) - 1)] >= 0)
+            ext = {k: v[keep] for k, v in self.extensometers.items()}
+            ext["cell"] = remap[ext["cell"]]
+        return Observations(
+            displacement=None if self.displacement is None else self.displacement[cells],
+            extensometers=ext,
+            wells=self.wells,
+        )
+
+
+@dataclass(frozen=True)
+class Case:
+    """One study area. ``times`` is datetime64[D] of shape [T], strictly increasing."""
+
+    name: str
+    times: np.ndarray
+    cells: Cells
+    aquifers: tuple[Aquifer, ...]
+    description: str = ""
+    geostatic: Geostatic | None = None
+    observations: Observations = field(default_factory=Observations)
+    source: str | None = None  # the manifest path the case was read from, if any
+
+    @property
+    def n_cells(self) -> int:
+        return len(self.cells)
+
+    @property
+    def n_times(self) -> int:
+        return len(self.times)
+
+    @property
+    def days(self) -> np.ndarray:
+        """[T] float64 days since the first time."""
+        return (self.times - self.times[0]).astype("timedelta64[D]").astype(np.float64)
+
+    @property
+    def aquifer_names(self) -> list[str]:
+        return [a.name for a in self.aquifers]
+
+    def take_cells(self, cells) -> "Case":
+        """The same case restricted to some cells (integer indices, in that order)."""
+        cells = np.asarray(cells, dtype=np.int64)
+        return replace(
+            self,
+            cells=self.cells.take(cells),
+            aquifers=tuple(a.take(cells) for a in self.aquifers),
+            geostatic=None if self.geostatic is None else self.geostatic.take(cells),
+            observations=self.observations.take(cells),
+        )
+
+    def without_observations(self) -> "Case":
+        return replace(self, observations=Observations())

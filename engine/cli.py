@@ -1,0 +1,149 @@
+"""The `landsub` command line. Bad input exits with status 2 and one message."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import InputError, LandsubError
+
+
+def _parse_options(solver_cls, pairs: list[str]) -> dict:
+    from engine.registry import parse_option
+
+    options = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise InputError("--option", pair, 'expected key=value, e.g. "nodes=39"')
+        options[key.strip()] = parse_option(solver_cls, key.strip(), value.strip())
+    return options
+
+
+def cmd_run(args) -> int:
+    from engine.caseio import load_case
+    from engine.registry import solver_class
+    from engine.result import write_result
+
+    case = load_case(args.case)
+    cls = solver_class(args.solver)
+    solver = cls(**_parse_options(cls, args.option))
+    solver.fit(case)
+    result = solver.predict(case)
+    write_result(result, args.out)
+    last = result.displacement[:, -1] * 1e3
+    print(f"{args.solver} on {case.name}: {case.n_cells} cells x {case.n_times} times "
+          f"in {result.wall_seconds:.2f} s; displacement at {result.times[-1]}: "
+          f"min {last.min():.1f} mm, max {last.max():.1f} mm -> {args.out}")
+    return 0
+
+
+def cmd_info(args) -> int:
+    path = Path(args.file)
+    if path.suffix == ".toml":
+        from engine.caseio import load_case
+
+        case = load_case(path)
+        print(f"case {case.name}: {case.n_cells} cells, {case.n_times} times "
+              f"{case.times[0]} .. {case.times[-1]}")
+        for a in case.aquifers:
+            kinds = [f"interbeds x{len(a.interbeds)}" if a.interbeds else ""]
+            kinds += [k for k in ("nodelay", "coarse") if getattr(a, k) is not None]
+            print(f"  aquifer {a.name}: head {a.head.min():.2f} .. {a.head.max():.2f} m; "
+                  f"{', '.join(k for k in kinds if k) or 'no compressible material'}")
+        obs = case.observations.displacement
+        if obs is not None:
+            print(f"  observed displacement: {int((~np.isnan(obs)).sum())} values")
+        return 0
+    from engine.result import read_result, result_groups
+
+    for group in result_groups(path):
+        r = read_result(path, group=group)
+        title = f"[{group}] " if group else ""
+        print(f"{title}{r.solver} ({r.kind}) on case {r.case}: {len(r.cell_ids)} cells x "
+              f"{len(r.times)} times {r.times[0]} .. {r.times[-1]}")
+        last = r.displacement[:, -1] * 1e3
+        print(f"  displacement at {r.times[-1]}: min {last.min():.2f} mm, "
+              f"median {float(np.median(last)):.2f} mm, max {last.max():.2f} mm")
+        if r.compaction is not None:
+            per = ", ".join(f"{a} {c * 1e3:.2f}" for a, c in
+                            zip(r.aquifers, r.compaction[:, :, -1].max(axis=1)))
+            print(f"  max compaction per aquifer (mm): {per}")
+        print(f"  options {r.options}; wall {r.wall_seconds:.2f} s; landsub {r.landsub_version}; "
+              f"created {r.created}")
+    return 0
+
+
+def cmd_solvers(args) -> int:
+    from engine.registry import names, solver_class
+
+    for name in names():
+        cls = solver_class(name)
+        opts = ", ".join(f"{k}={v!r}" for k, v in cls.defaults.items())
+        print(f"{name:14s} {cls.kind:8s} {opts}")
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from physics.verification import run_verification
+
+    ok = run_verification(out_dir=args.out)
+    return 0 if ok else 1
+
+
+def cmd_doctor(args) -> int:
+    from physics.modflow.executables import doctor_report
+
+    rows = doctor_report()
+    missing = False
+    for row in rows:
+        status = row.get("version") or "MISSING"
+        missing |= not row.get("path")
+        print(f"{row['name']:8s} {status:30s} {row.get('path') or row.get('hint', '')}")
+    return 1 if missing else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="landsub", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="run one solver on a case and write its result")
+    r.add_argument("case", help="case manifest (TOML)")
+    r.add_argument("--solver", required=True, help="registered solver name (see `landsub solvers`)")
+    r.add_argument("--option", action="append", metavar="KEY=VALUE", help="solver option, repeatable")
+    r.add_argument("--out", required=True, help="result file (.h5)")
+    r.set_defaults(func=cmd_run)
+
+    i = sub.add_parser("info", help="describe a result file or a case manifest")
+    i.add_argument("file")
+    i.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("solvers", help="list registered solvers and their options")
+    s.set_defaults(func=cmd_solvers)
+
+    v = sub.add_parser("verify", help="run the verification cases against analytical solutions")
+    v.add_argument("--out", default="verification-out", help="folder for the table and figures")
+    v.set_defaults(func=cmd_verify)
+
+    d = sub.add_parser("doctor", help="check the MODFLOW executables")
+    d.set_defaults(func=cmd_doctor)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LandsubError as err:
+        print(f"landsub {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"landsub {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Errors a user can act on. The CLI prints their message and exits with status 2."""
+
+from __future__ import annotations
+
+import difflib
+
+
+class LandsubError(Exception):
+    """Base class of every error whose message is meant for the user."""
+
+
+class InputError(LandsubError, ValueError):
+    """Bad input: names the file, the field and the offending value.
+
+    Parameters
+    ----------
+    source : str or path-like
+        The file the value came from (or a description such as "command line").
+    field : str
+        Dotted path of the field inside that file, e.g. ``aquifers[1].interbeds.kv``.
+    message : str
+        What is wrong, in words, including the offending value.
+    """
+
+    def __init__(self, source, field: str, message: str):
+        self.source = str(source)
+        self.field = field
+        self.detail = message
+        super().__init__(f"{self.source}: {field}: {message}")
+
+
+class SolverError(LandsubError, RuntimeError):
+    """A solver failed in a way the user can act on (missing executable, no convergence...)."""
+
+
+def suggest(word: str, choices) -> str:
+    """' (did you mean "x"?)' for the closest of ``choices``, or '' when none is close."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f' (did you mean "{close[0]}"?)' if close else ""
