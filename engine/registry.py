@@ -13,6 +13,8 @@ from engine.errors import InputError, suggest
 # name -> "module:Class"
 BUILTIN: dict[str, str] = {
     "terzaghi": "physics.solver:TerzaghiSolver",
+    "zero": "surrogates.baselines:ZeroSolver",
+    "trend": "surrogates.baselines:TrendSolver",
 }
 
 _registered: dict[str, type] = {}

@@ -1,19 +1,35 @@
 """The result of one solver on one case: displacement [N, T] (m, up positive) and,
 where the solver resolves it, compaction per aquifer [A, N, T] (m, shortening positive).
 
-Stored as netCDF4-compatible HDF5 (see DESIGN.md, "Result"); reading and writing are
-implemented in this module (``write``/``read``)."""
+Stored as netCDF4-compatible HDF5 written through h5netcdf (DESIGN.md, "Result"), so
+``xarray.open_dataset(path, engine="h5netcdf", group=...)`` opens it. A benchmark file
+holds one such dataset per solver, each in its own group. Every write is atomic: the
+new content is written to a temporary file in the target's folder and moved onto the
+target with ``os.replace``, so a crash never leaves a half-written or a lost file.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
+import json
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
+import h5netcdf
+import h5py
 import numpy as np
 
 from engine import __version__
+from engine.errors import InputError
 
 RESULT_SCHEMA_VERSION = 1
+
+_STRING = h5py.string_dtype()
+_REQUIRED_VARIABLES = ("time", "cell", "x", "y", "displacement")
+_REQUIRED_ATTRS = ("schema_version", "solver", "kind", "case")
 
 
 @dataclass
@@ -42,3 +58,171 @@ class Result:
                    cell_ids=case.cells.ids, x=case.cells.x, y=case.cells.y,
                    displacement=np.asarray(displacement, dtype=np.float64),
                    aquifers=kw.pop("aquifers", case.aquifer_names), **kw)
+
+    def write(self, path, group: str | None = None) -> None:
+        write_result(self, path, group)
+
+    @classmethod
+    def read(cls, path, group: str | None = None) -> "Result":
+        return read_result(path, group)
+
+
+def write_result(result: Result, path, group: str | None = None) -> None:
+    """Store ``result`` at ``path``.
+
+    With ``group=None`` the file holds this one result at its root and any previous
+    file at ``path`` is replaced. With a group name the result goes into that group
+    (one group per solver in a benchmark file); the other groups of an existing file
+    are kept and a group of the same name is replaced.
+    """
+    path = Path(path)
+    if group is not None and (not group or "/" in group or group in (".", "..")):
+        raise InputError(path, "group", f'"{group}" is not a valid group name '
+                                        '(non-empty, no "/")')
+    keep_existing = group is not None and path.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        if keep_existing:
+            shutil.copyfile(path, tmp)
+            # h5netcdf cannot delete; a replaced group's old bytes stay unreachable
+            try:
+                raw = h5py.File(tmp, "a")
+            except OSError:
+                raise InputError(path, "(file)", "exists and is not a netCDF4/HDF5 file; "
+                                 f'not adding group "{group}" to it') from None
+            with raw:
+                if group in raw:
+                    del raw[group]
+        with h5netcdf.File(tmp, "a" if keep_existing else "w") as f:
+            _write_dataset(f if group is None else f.create_group(group), result)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        # mkstemp makes the file private; give it the mode a plain open() would have
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _write_dataset(g, r: Result) -> None:
+    n, t = len(r.cell_ids), len(r.times)
+    displacement = np.asarray(r.displacement, dtype=np.float64)
+    if displacement.shape != (n, t):
+        raise ValueError(f"result displacement has shape {displacement.shape}, "
+                         f"expected (cells, times) = ({n}, {t})")
+    aquifers = list(r.aquifers or [])
+    if r.compaction is not None and np.shape(r.compaction) != (len(aquifers), n, t):
+        raise ValueError(f"result compaction has shape {np.shape(r.compaction)}, "
+                         f"expected (aquifers, cells, times) = ({len(aquifers)}, {n}, {t})")
+
+    g.dimensions["time"] = t
+    g.dimensions["cell"] = n
+    g.create_variable("time", ("time",), dtype=_STRING,
+                      data=np.array(_iso_dates(r.times), dtype=object))
+    g.create_variable("cell", ("cell",), dtype=_STRING,
+                      data=np.array([str(c) for c in r.cell_ids], dtype=object))
+    for name, values in (("x", r.x), ("y", r.y)):
+        v = g.create_variable(name, ("cell",), data=np.asarray(values, dtype=np.float64))
+        v.attrs["units"] = "m"
+    v = g.create_variable("displacement", ("cell", "time"), data=displacement)
+    v.attrs.update(units="m", positive="up", coordinates="x y")
+    if aquifers:
+        g.dimensions["aquifer"] = len(aquifers)
+        g.create_variable("aquifer", ("aquifer",), dtype=_STRING,
+                          data=np.array(aquifers, dtype=object))
+    if r.compaction is not None:
+        v = g.create_variable("compaction", ("aquifer", "cell", "time"),
+                              data=np.asarray(r.compaction, dtype=np.float64))
+        v.attrs.update(units="m", positive="shortening", coordinates="x y")
+    g.attrs.update(
+        schema_version=RESULT_SCHEMA_VERSION,
+        solver=r.solver,
+        kind=r.kind,
+        case=r.case,
+        options=json.dumps(r.options, sort_keys=True),
+        split=json.dumps(r.split, sort_keys=True),
+        wall_seconds=float(r.wall_seconds),
+        landsub_version=r.landsub_version,
+        created=r.created,
+    )
+
+
+def _iso_dates(times) -> list[str]:
+    return [str(d) for d in np.asarray(times).astype("datetime64[D]")]
+
+
+def _open(path: Path):
+    if not path.is_file():
+        raise InputError(path, "(file)", "no such result file")
+    try:
+        return h5netcdf.File(path, "r")
+    except OSError as exc:
+        raise InputError(path, "(file)", f"not a netCDF4/HDF5 result file ({exc})") from None
+
+
+def result_groups(path) -> list[str | None]:
+    """Where ``path`` holds results: None for a result at the root, then group names."""
+    path = Path(path)
+    with _open(path) as f:
+        found = [None] if "displacement" in f.variables else []
+        found += [name for name, g in f.groups.items() if "displacement" in g.variables]
+    if not found:
+        raise InputError(path, "displacement", "no landsub result in this file (no "
+                         "displacement variable at the root or in any group)")
+    return found
+
+
+def read_result(path, group: str | None = None) -> Result:
+    """Read a result written by :func:`write_result` (the root, or one group)."""
+    path = Path(path)
+    with _open(path) as f:
+        if group is None:
+            g, where = f, ""
+        else:
+            if group not in f.groups:
+                raise InputError(path, "group", f'no group "{group}"; the file has: '
+                                 f"{', '.join(f.groups) or 'no groups'}")
+            g, where = f.groups[group], f"{group}/"
+        missing = [v for v in _REQUIRED_VARIABLES if v not in g.variables]
+        if missing:
+            raise InputError(path, where + missing[0],
+                             f"missing variable(s) {', '.join(missing)}: not a landsub result")
+        missing = [a for a in _REQUIRED_ATTRS if a not in g.attrs]
+        if missing:
+            raise InputError(path, where + "attrs." + missing[0],
+                             f"missing attribute(s) {', '.join(missing)}: not a landsub result")
+        version = int(g.attrs["schema_version"])
+        if version > RESULT_SCHEMA_VERSION:
+            raise InputError(path, where + "attrs.schema_version",
+                             f"schema_version {version} is newer than this landsub "
+                             f"reads ({RESULT_SCHEMA_VERSION})")
+        attrs = dict(g.attrs)
+        aquifers = _strings(g.variables["aquifer"]) if "aquifer" in g.variables else None
+        compaction = (np.asarray(g.variables["compaction"][...], dtype=np.float64)
+                      if "compaction" in g.variables else None)
+        return Result(
+            solver=str(attrs["solver"]),
+            kind=str(attrs["kind"]),
+            case=str(attrs["case"]),
+            times=np.array(_strings(g.variables["time"]), dtype="datetime64[D]"),
+            cell_ids=np.array(_strings(g.variables["cell"]), dtype=str),
+            x=np.asarray(g.variables["x"][...], dtype=np.float64),
+            y=np.asarray(g.variables["y"][...], dtype=np.float64),
+            displacement=np.asarray(g.variables["displacement"][...], dtype=np.float64),
+            compaction=compaction,
+            aquifers=aquifers,
+            options=json.loads(attrs.get("options", "{}")),
+            split=json.loads(attrs.get("split", "null")),
+            wall_seconds=float(attrs.get("wall_seconds", 0.0)),
+            landsub_version=str(attrs.get("landsub_version", "")),
+            created=str(attrs.get("created", "")),
+        )
+
+
+def _strings(variable) -> list[str]:
+    return [s.decode() if isinstance(s, bytes) else str(s) for s in variable[...]]

@@ -1,0 +1,206 @@
+"""Which observations train, validate and test a solver (DESIGN.md, "Split").
+
+Kinds, over a case with N cells and T times:
+
+- ``"spatial"``: a seeded random ``train_fraction`` of the cells train (all their
+  times), the other cells test (all their times): the seminar's 70/30 holdout of
+  thinned PS points.
+- ``"temporal"``: every cell trains at the times up to and including ``train_until``
+  and tests at the times after it (forecasting: prediction-horizon analysis).
+- ``"both"``: the training cells (as for "spatial") at the training times (as for
+  "temporal") train; everything else tests, that is the test cells at ALL times plus
+  every cell at the times after ``train_until``.
+- ``"none"``: every observation trains; nothing is held out (``split=None`` in fit).
+
+Validation, for early stopping, is carved out of the training part: for "spatial" and
+"both" a seeded ``validation_fraction`` of the training cells (over the training
+times), for "temporal" the last ``validation_fraction`` of the training times (over
+all cells). Train, validation and test masks are disjoint and together cover every
+(cell, time) of the case; they say which observations a part may use, whether or not
+an observation exists there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from engine.errors import InputError, suggest
+
+KINDS = ("spatial", "temporal", "both", "none")
+_SOURCE = "split"
+
+
+@dataclass(frozen=True)
+class Split:
+    """A seeded split. ``train_until`` is an ISO date "YYYY-MM-DD" (temporal kinds)."""
+
+    kind: str
+    train_fraction: float | None = None
+    train_until: str | None = None
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise InputError(_SOURCE, "kind", f'unknown split kind "{self.kind}"'
+                             f"{suggest(self.kind, KINDS)}; kinds: {', '.join(KINDS)}")
+        spatial = self.kind in ("spatial", "both")
+        temporal = self.kind in ("temporal", "both")
+        if spatial != (self.train_fraction is not None):
+            raise InputError(_SOURCE, "train_fraction", f"a {self.kind} split "
+                             f"{'needs' if spatial else 'takes no'} train_fraction "
+                             f"(got {self.train_fraction})")
+        if spatial and not 0.0 < self.train_fraction < 1.0:
+            raise InputError(_SOURCE, "train_fraction", f"{self.train_fraction} is not "
+                             "strictly between 0 and 1")
+        if temporal != (self.train_until is not None):
+            raise InputError(_SOURCE, "train_until", f"a {self.kind} split "
+                             f"{'needs' if temporal else 'takes no'} train_until "
+                             f"(got {self.train_until})")
+        if temporal:
+            object.__setattr__(self, "train_until", _iso_date(self.train_until, "train_until"))
+        if not 0.0 <= self.validation_fraction < 1.0:
+            raise InputError(_SOURCE, "validation_fraction",
+                             f"{self.validation_fraction} is not in [0, 1)")
+
+    @classmethod
+    def parse(cls, text: str, case=None, seed: int = 0,
+              validation_fraction: float = 0.1) -> "Split":
+        """``"spatial:0.7"``, ``"temporal:2015-01"``, ``"both:0.7:2015-01"`` or ``"none"``.
+
+        A date may be "YYYY", "YYYY-MM" or "YYYY-MM-DD" and means the first day it
+        names ("2015-01" is 2015-01-01). With ``case`` the split is also checked
+        against it (every part that should exist is non-empty).
+        """
+        parts = text.strip().split(":")
+        kind, args = parts[0], parts[1:]
+        expected = {"spatial": 1, "temporal": 1, "both": 2, "none": 0}
+        if kind not in expected:
+            raise InputError(_SOURCE, "kind", f'unknown split "{text}"{suggest(kind, KINDS)}; '
+                             'use "spatial:0.7", "temporal:2015-01", "both:0.7:2015-01" '
+                             'or "none"')
+        if len(args) != expected[kind]:
+            raise InputError(_SOURCE, kind, f'"{text}" needs {expected[kind]} value(s) '
+                             f"after \"{kind}\", got {len(args)}")
+        fraction = until = None
+        if kind in ("spatial", "both"):
+            try:
+                fraction = float(args[0])
+            except ValueError:
+                raise InputError(_SOURCE, "train_fraction",
+                                 f'"{args[0]}" in "{text}" is not a number') from None
+        if kind in ("temporal", "both"):
+            until = args[-1]
+        split = cls(kind, fraction, until, validation_fraction, seed)
+        if case is not None:
+            split.check(case)
+        return split
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Split":
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise InputError(_SOURCE, sorted(unknown)[0], "unknown split field")
+        if "kind" not in d:
+            raise InputError(_SOURCE, "kind", "missing")
+        try:
+            return cls(**d)
+        except TypeError as exc:  # a number stored as text, or the like
+            raise InputError(_SOURCE, "(fields)", f"{d}: {exc}") from None
+
+    # -- the parts, over a case -------------------------------------------------------
+
+    def check(self, case) -> None:
+        """Refuse a split that leaves a part empty on ``case``."""
+        if self.kind in ("spatial", "both"):
+            if case.n_cells < 2:
+                raise InputError(_SOURCE, "train_fraction", f"a {self.kind} split needs "
+                                 f"at least 2 cells; case {case.name} has {case.n_cells}")
+        if self.kind in ("temporal", "both"):
+            b = self.time_boundary(case)
+            if b == 0 or b == case.n_times:
+                raise InputError(_SOURCE, "train_until", f"{self.train_until} leaves no "
+                                 f"{'training' if b == 0 else 'test'} times in case "
+                                 f"{case.name} ({case.times[0]} to {case.times[-1]})")
+
+    def time_boundary(self, case) -> int:
+        """Index of the first test time: times[:b] train, times[b:] test (b = T when
+        there is no temporal holdout)."""
+        if self.train_until is None:
+            return case.n_times
+        return int(np.searchsorted(case.times, np.datetime64(self.train_until, "D"),
+                                   side="right"))
+
+    def validation_time_start(self, case) -> int:
+        """Index of the first validation time of a "temporal" split (else the boundary)."""
+        b = self.time_boundary(case)
+        if self.kind != "temporal":
+            return b
+        return b - _part_size(b, self.validation_fraction)
+
+    def _cell_parts(self, case):
+        n = case.n_cells
+        if self.kind not in ("spatial", "both"):
+            everything = np.arange(n)
+            return everything, everything[:0], everything[:0]
+        order = np.random.default_rng(self.seed).permutation(n)
+        n_train = min(max(int(round(self.train_fraction * n)), 1), n - 1)
+        n_validation = _part_size(n_train, self.validation_fraction)
+        fit = np.sort(order[:n_train - n_validation])
+        validation = np.sort(order[n_train - n_validation:n_train])
+        test = np.sort(order[n_train:])
+        return fit, validation, test
+
+    def train_mask(self, case) -> np.ndarray:
+        """bool [N, T]: the observations fit() may learn from."""
+        fit, _, _ = self._cell_parts(case)
+        mask = np.zeros((case.n_cells, case.n_times), dtype=bool)
+        mask[fit, :self.validation_time_start(case)] = True
+        return mask
+
+    def validation_mask(self, case) -> np.ndarray:
+        """bool [N, T]: the observations fit() may use for early stopping only."""
+        _, validation, _ = self._cell_parts(case)
+        mask = np.zeros((case.n_cells, case.n_times), dtype=bool)
+        b = self.time_boundary(case)
+        mask[validation, :b] = True
+        if self.kind == "temporal":
+            mask[:, self.validation_time_start(case):b] = True
+        return mask
+
+    def test_mask(self, case) -> np.ndarray:
+        """bool [N, T]: the observations fit() must never see."""
+        return ~(self.train_mask(case) | self.validation_mask(case))
+
+    def train_cells(self, case) -> np.ndarray:
+        """Indices of the cells with at least one training entry."""
+        return np.flatnonzero(self.train_mask(case).any(axis=1))
+
+    def validation_cells(self, case) -> np.ndarray:
+        return np.flatnonzero(self.validation_mask(case).any(axis=1))
+
+    def test_cells(self, case) -> np.ndarray:
+        """Indices of the cells with at least one test entry (for "both": every cell)."""
+        return np.flatnonzero(self.test_mask(case).any(axis=1))
+
+
+def _part_size(n: int, fraction: float) -> int:
+    """round(fraction * n), at least 1 when fraction > 0, leaving at least 1 of n."""
+    if fraction <= 0.0 or n < 2:
+        return 0
+    return min(max(int(round(fraction * n)), 1), n - 1)
+
+
+def _iso_date(text, field: str) -> str:
+    try:
+        day = np.datetime64(str(text)).astype("datetime64[D]")
+    except ValueError:
+        day = np.datetime64("NaT")
+    if np.isnat(day):
+        raise InputError(_SOURCE, field, f'"{text}" is not a date (YYYY[-MM[-DD]])')
+    return str(day)
