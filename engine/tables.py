@@ -1,0 +1,282 @@
+"""Reading the CSV and HDF5 files a case manifest refers to.
+
+Every failure -- a missing file, binary or non-UTF-8 content, ragged rows, text where
+a number belongs, a malformed date, a wrong HDF5 dataset -- becomes an InputError that
+names the file, the column (or dataset) and the offending value, so no pandas or h5py
+traceback reaches the user. Rows are counted from 1, the header line excluded.
+
+Numbers are parsed by numpy's and pandas' C parsers, which both read Python's shortest
+float repr back exactly (write_case relies on that for an exact round trip).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from engine.errors import InputError, suggest
+
+ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_SNIFF_BYTES = 1 << 16
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def resolve(folder: Path, name, ref_source, ref_field: str) -> Path:
+    """The existing file ``name``, relative to ``folder``, that ``ref_field`` of
+    ``ref_source`` refers to."""
+    if not isinstance(name, str) or not name.strip():
+        raise InputError(ref_source, ref_field, f"{name!r} is not a file name (a non-empty string)")
+    path = folder / name
+    if not path.is_file():
+        why = "is a directory" if path.is_dir() else "does not exist"
+        raise InputError(ref_source, ref_field, f'file "{name}" {why} (looked for {path})')
+    return path
+
+
+def _check_text(path: Path) -> None:
+    """Refuse binary or non-UTF-8 content before the CSV parser turns it into noise."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+    except OSError as e:
+        raise InputError(path, "(file)", f"cannot be read: {e.strerror or e}") from None
+    if not head.strip():
+        raise InputError(path, "(file)", "the file is empty; expected a CSV header line")
+    if head.startswith(_HDF5_SIGNATURE):
+        raise InputError(path, "(file)", "is an HDF5 file, not a CSV; refer to it as "
+                         '{ file = "...", dataset = "..." }')
+    if b"\x00" in head:
+        raise InputError(path, "(file)", f"binary content (a NUL byte at offset {head.index(0)}); "
+                         "expected a UTF-8 text CSV")
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) < _SNIFF_BYTES)
+    except UnicodeDecodeError as e:
+        raise InputError(path, "(file)", f"not UTF-8 text (byte 0x{head[e.start]:02x} at offset "
+                         f"{e.start}); expected a UTF-8 text CSV") from None
+
+
+def _header(path: Path) -> list[str]:
+    _check_text(path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:
+            header = next(csv.reader(f, skipinitialspace=True), [])
+    except UnicodeDecodeError as e:  # past the sniffed start of a very long header line
+        raise InputError(path, "(header)", f"the header line is not UTF-8 text ({e.reason})"
+                         ) from None
+    seen = set()
+    for name in header:
+        if name in seen:
+            raise InputError(path, f'column "{name}"', "appears twice in the header line")
+        seen.add(name)
+    return header
+
+
+def _read_csv(path: Path, header: list[str], **options) -> pd.DataFrame:
+    try:
+        with warnings.catch_warnings():
+            # rows longer than the header: pandas would shift them silently; refuse instead
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, engine="c", encoding="utf-8-sig", skipinitialspace=True,
+                                index_col=False, **options)
+    except pd.errors.ParserWarning:
+        raise InputError(path, "(file)", _first_ragged_row(path, len(header))) from None
+    except (ValueError, OSError) as e:  # pandas' parser and decode errors are ValueErrors
+        message = " ".join(str(e).split())
+        raise InputError(path, "(file)", f"cannot be read as CSV: {message}") from None
+    frame.columns = header  # pandas renames duplicates; _header already refused them
+    return frame
+
+
+def _first_ragged_row(path: Path, width: int) -> str:
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        for row, fields in enumerate(csv.reader(f, skipinitialspace=True)):
+            if row and fields and len(fields) > width:
+                return (f"row {row} has {len(fields)} fields but the header line names {width} "
+                        f"columns: {','.join(fields)[:200]}")
+    return f"some row has more fields than the {width} columns of the header line"
+
+
+def _check_columns(path: Path, header: list[str], required, optional) -> None:
+    """Refuse missing required columns and, when ``optional`` is not None, unknown ones."""
+    allowed = list(required) + list(optional or ())
+    if optional is not None:
+        for name in header:
+            if name not in allowed:
+                raise InputError(path, f'column "{name}"', f'unknown column "{name}"'
+                                 f"{suggest(name, allowed)}; the columns are: {', '.join(allowed)}")
+    for name in required:
+        if name not in header:
+            raise InputError(path, f'column "{name}"', f'missing column "{name}"'
+                             f"{suggest(name, header)}; the header has: {quoted(header)}")
+
+
+def quoted(names, limit: int = 8) -> str:
+    """'"a", "b", ... (N in all)' for error messages."""
+    names = list(names)
+    more = f", ... ({len(names)} in all)" if len(names) > limit else ""
+    return ", ".join(f'"{n}"' for n in names[:limit]) + more
+
+
+def read_table(path: Path, required=(), optional=()) -> pd.DataFrame:
+    """A small or long CSV with every cell as a string ('' where empty).
+
+    ``required`` columns must be present; other columns are refused unless
+    ``optional`` lists them (``optional=None`` accepts any extra column)."""
+    header = _header(path)
+    _check_columns(path, header, required, optional)
+    return _read_csv(path, header, dtype=str, keep_default_na=False, na_filter=False)
+
+
+def numbers(column: pd.Series, path: Path) -> np.ndarray:
+    """float64 values of a text column: NaN where empty or "nan"; refuses anything else
+    that is not a number, naming the column, the row and the text."""
+    text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
+    junk = np.isnan(values) & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()
+    if junk.any():
+        row = int(np.argmax(junk))
+        raise InputError(path, f'column "{column.name}"',
+                         f'row {row + 1}: "{text.iloc[row]}" is not a number')
+    return values
+
+
+def dates(text, path: Path, field: str) -> np.ndarray:
+    """datetime64[D] from ISO "YYYY-MM-DD" strings, naming the row and text of a bad one."""
+    text = pd.Series(text, dtype=object).fillna("").astype(str).str.strip()
+    iso = text.str.fullmatch(ISO_DATE).to_numpy(bool)
+    if not iso.all():
+        row = int(np.argmin(iso))
+        raise InputError(path, field, f'row {row + 1}: "{text.iloc[row]}" is not an ISO date '
+                         "(YYYY-MM-DD)")
+    try:
+        return text.to_numpy(dtype=str).astype("datetime64[D]")
+    except ValueError:
+        row = [_is_calendar_date(value) for value in text].index(False)
+        raise InputError(path, field, f'row {row + 1}: "{text.iloc[row]}" is not a calendar '
+                         "date") from None
+
+
+def _is_calendar_date(text: str) -> bool:
+    try:
+        np.datetime64(text, "D")
+    except ValueError:
+        return False
+    return True
+
+
+def strictly_increasing(times: np.ndarray, path, field: str) -> None:
+    """Refuse a repeated or backward time, naming its row and value."""
+    steps = np.diff(times)
+    bad = steps <= np.timedelta64(0, "D")
+    if bad.any():
+        row = int(np.argmax(bad)) + 1
+        what = "repeats" if steps[row - 1] == np.timedelta64(0, "D") else "comes before"
+        raise InputError(path, field, f"row {row + 1}: {times[row]} {what} row {row} "
+                         f"({times[row - 1]}); times must be strictly increasing")
+
+
+def read_wide(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """A wide CSV: a "time" column (ISO dates) and numeric columns.
+
+    Returns (times datetime64[D] [R], column names [C], values float64 [R, C]); empty
+    cells are NaN. Built for big tables (100k cells x 264 months).
+    """
+    header = _header(path)
+    _check_columns(path, header, ("time",), None)
+    at = header.index("time")
+    values = _plain_numbers(path, at, len(header))
+    if values is not None:
+        times = values[:, at].astype(np.int64).astype("datetime64[D]")
+        return times, [c for c in header if c != "time"], np.delete(values, at, axis=1)
+    frame = _read_csv(path, header, dtype={"time": str})
+    times = dates(frame["time"].to_numpy(dtype=object), path, 'column "time"')
+    data = frame.drop(columns="time")
+    kinds = np.array([dtype.kind for dtype in data.dtypes])
+    for column in data.columns[~np.isin(kinds, ("f", "i", "u"))]:
+        data[column] = numbers(data[column], path)
+    return times, list(data.columns), data.to_numpy(np.float64)
+
+
+def _plain_numbers(path: Path, time_column: int, width: int) -> np.ndarray | None:
+    """The usual wide table -- every row as wide as the header, plain numbers or empty cells,
+    ISO dates (returned as day numbers) -- read by numpy's C parser, several times faster
+    than pandas building a DataFrame of 100k columns. None for anything else (text, ragged
+    rows, odd spellings of missing values), which the pandas path parses and reports."""
+    def day_number(text: str) -> float:
+        text = text.strip()
+        if not re.fullmatch(ISO_DATE, text):
+            raise ValueError(text)
+        return float(np.datetime64(text, "D").astype(np.int64))
+
+    def load(source) -> np.ndarray | None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # "input contained no data": pandas decides
+                values = np.loadtxt(source, delimiter=",", skiprows=1, comments=None,
+                                    quotechar='"', encoding="utf-8-sig",
+                                    converters={time_column: day_number}, ndmin=2)
+        except ValueError:
+            return None
+        return values if values.shape[1] == width and len(values) else None
+
+    values = load(path)
+    if values is None:
+        try:
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except UnicodeDecodeError:
+            return None
+        values = load(lines[:1] + [_spell_gaps(line) for line in lines[1:]])
+    return values
+
+
+def _spell_gaps(line: str) -> str:
+    """A CSV line with every empty cell written "nan" (numpy's reader knows no empty cell)."""
+    line = line.replace(",,", ",nan,").replace(",,", ",nan,")  # the second pass fills runs
+    return ("nan" if line.startswith(",") else "") + line + ("nan" if line.endswith(",") else "")
+
+
+def write_wide(path: Path, times: np.ndarray, columns, values: np.ndarray) -> None:
+    """Write [C, T] ``values`` as a wide CSV: "time" then one column per name in ``columns``;
+    floats in shortest round-trip repr, NaN as an empty cell."""
+    iso = np.datetime_as_string(np.asarray(times, dtype="datetime64[D]"))
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerow(["time", *columns])
+        for day, row in zip(iso, np.asarray(values, dtype=np.float64).T):
+            text = map(repr, row.tolist())
+            if np.isnan(row).any():
+                text = ("" if v != v else repr(v) for v in row.tolist())
+            f.write(f"{day},{','.join(text)}\n")
+
+
+def read_hdf5(path: Path, dataset, shape: tuple[int, ...], ref_source,
+              ref_field: str) -> np.ndarray:
+    """A numeric dataset of exactly ``shape`` from an HDF5 file, as float64."""
+    import h5py  # only cases that use HDF5 pay for the import
+
+    if not isinstance(dataset, str) or not dataset:
+        raise InputError(ref_source, ref_field, f"{dataset!r} is not a dataset name")
+    try:
+        with h5py.File(path, "r") as f:
+            node = f.get(dataset)
+            if not isinstance(node, h5py.Dataset):
+                found = []
+                f.visititems(lambda name, obj: found.append(name)
+                             if isinstance(obj, h5py.Dataset) else None)
+                why = "is a group" if node is not None else "does not exist"
+                raise InputError(path, f'dataset "{dataset}"', f"{why}{suggest(dataset, found)}; "
+                                 f"the file's datasets: {quoted(found) or 'none'}")
+            if node.shape != tuple(shape):
+                raise InputError(path, f'dataset "{dataset}"', f"has shape {node.shape}; "
+                                 f"expected {tuple(shape)} [cell, time]")
+            if node.dtype.kind not in "fiu":
+                raise InputError(path, f'dataset "{dataset}"', f"holds {node.dtype} values, "
+                                 "not numbers")
+            return np.asarray(node[()], dtype=np.float64)
+    except OSError as e:
+        raise InputError(path, "(file)", f"cannot be read as HDF5: {e}") from None
