@@ -13,6 +13,8 @@ from engine.errors import InputError, suggest
 # name -> "module:Class"
 BUILTIN: dict[str, str] = {
     "terzaghi": "physics.solver:TerzaghiSolver",
+    "mf6-csub": "physics.modflow.mf6_csub:Mf6CsubSolver",
+    "mf-sub": "physics.modflow.mf_sub:MfSubSolver",
     "zero": "surrogates.baselines:ZeroSolver",
     "trend": "surrogates.baselines:TrendSolver",
 }

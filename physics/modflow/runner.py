@@ -1,0 +1,109 @@
+"""What every MODFLOW-backed solver does around the model itself: validate options,
+find the executable, split a large case into chunks of cells, give each chunk a run
+folder (removed on success, kept and named on failure), and turn the compaction of
+every compressible material into a Result.
+
+A subclass says which program it runs and how one chunk is simulated
+(``simulate_chunk``), returning the compaction parts of that chunk.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+
+from engine.errors import InputError, SolverError
+from engine.result import Result
+from engine.solver import Solver
+from physics.modflow import executables
+from physics.modflow.listing import failure_message
+
+# (aquifer index, material label) -> compaction [N, T], m, shortening positive, 0 at t0.
+# Labels: "interbeds[i]" (delay systems in case order), "nodelay", "coarse".
+CompactionParts = dict[tuple[int, str], np.ndarray]
+
+
+def material_labels(aquifer) -> list[tuple[str, object]]:
+    """(label, Compressible) for every compressible system of an aquifer."""
+    labels = [(f"interbeds[{i}]", ib) for i, ib in enumerate(aquifer.interbeds)]
+    labels += [(m.kind, m) for m in (aquifer.nodelay, aquifer.coarse) if m is not None]
+    return labels
+
+
+class ModflowSolver(Solver):
+    """Base of the MODFLOW solvers. Options shared by all of them:
+
+    substeps : MODFLOW time steps per case time step (heads still vary linearly).
+    chunk_cells : at most this many case cells per MODFLOW model, so that memory and
+        file sizes stay bounded on large cases.
+    workdir : folder under which run folders are made ("" = the system temp folder).
+    keep_files : keep the run folders even when the run succeeds.
+    """
+
+    kind = "physics"
+    program: ClassVar[str] = ""
+    defaults: ClassVar[dict] = {"substeps": 1, "chunk_cells": 2000, "workdir": "",
+                                "keep_files": False}
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        for key in ("substeps", "chunk_cells"):
+            if int(self.options[key]) < 1:
+                raise InputError("solver options", key,
+                                 f"must be a positive integer, got {self.options[key]!r}")
+
+    # -- to implement -------------------------------------------------------------
+    def check_case(self, case) -> None:
+        """Raise InputError when this solver cannot represent ``case``."""
+
+    def simulate_chunk(self, case, folder: Path, exe: Path) -> CompactionParts:
+        """Build, run and read one model of ``case`` (a chunk) in ``folder``."""
+        raise NotImplementedError
+
+    # -- shared -------------------------------------------------------------------
+    def predict(self, case) -> Result:
+        started = time.perf_counter()
+        compaction = np.zeros((len(case.aquifers), case.n_cells, case.n_times))
+        for (a, _), values in self.compaction_parts(case).items():
+            compaction[a] += values
+        return Result.for_case(
+            case, self.name, self.kind, -compaction.sum(axis=0), compaction=compaction,
+            options=dict(self.options), wall_seconds=time.perf_counter() - started)
+
+    def compaction_parts(self, case) -> CompactionParts:
+        """Compaction of every compressible system, [N, T] each (see CompactionParts)."""
+        self.check_case(case)
+        exe = executables.require(self.program)
+        parts: CompactionParts = {}
+        if case.n_times < 2:        # nothing can have compacted since the first time
+            return parts
+        chunk = int(self.options["chunk_cells"])
+        for first in range(0, case.n_cells, chunk):
+            cells = np.arange(first, min(first + chunk, case.n_cells))
+            for key, values in self._run_chunk(case.take_cells(cells), exe).items():
+                parts.setdefault(key, np.zeros((case.n_cells, case.n_times)))[cells] = values
+        return parts
+
+    def _run_chunk(self, case, exe: Path) -> CompactionParts:
+        parent = self.options["workdir"] or None
+        if parent:
+            Path(parent).mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(prefix=f"landsub-{self.name}-", dir=parent))
+        try:
+            parts = self.simulate_chunk(case, folder, exe)
+        except InputError:
+            shutil.rmtree(folder, ignore_errors=True)   # the case, not the run, is wrong
+            raise
+        except SolverError:
+            raise
+        except Exception as exc:
+            raise SolverError(failure_message(self.program, folder)
+                              + f"\n  ({type(exc).__name__}: {exc})") from exc
+        if not self.options["keep_files"]:
+            shutil.rmtree(folder, ignore_errors=True)
+        return parts
