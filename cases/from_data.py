@@ -1,0 +1,507 @@
+"""``landsub make-case from-data``: a case from real data files.
+
+    landsub make-case from-data --insar FILE [--insar-format auto|mintpy|egms|licsbas|csv]
+        [--insar-unit mm|cm|m] [--los-sign toward|away] [--crs EPSG:NNNN] --wells FILE
+        [--extensometers FILE] [--stratigraphy FILE] [--params FILE] [--freq MS] --out DIR
+
+What it builds (DESIGN.md, case schema 1):
+
+- cells: the InSAR points (after optional re-referencing and thinning), in --crs;
+- time axis: periods of --freq (MS: months) from the first to the last acquisition,
+  clipped to the periods where every aquifer has a head;
+- heads per aquifer: the wells' period means (short interior gaps filled linearly in
+  time, reported) interpolated to the cells per period (IDW or ordinary kriging), with
+  leave-one-out RMSE;
+- interbeds from --stratigraphy (equivalent beds per borehole, IDW to the cells) or the
+  --params defaults; no-delay beds and coarse skeleton from --params;
+- observations: InSAR displacement (vertical, m, up positive, the period mean of the
+  acquisitions inside each period, NaN where none, zero at the first period),
+  extensometer compaction per aquifer at the nearest cell, the well records.
+
+It writes the case (engine.caseio.write_case), ``summary.md`` (counts, dates, gaps,
+outliers, reference, conversions, interpolation errors, assumptions) and ``map.png``.
+Units and signs that neither a flag nor the file gives are refused, never guessed.
+The --params format is documented in ``cases.readers.params``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from engine.case import Aquifer, Case, Cells, Compressible, Observations
+from engine.errors import InputError, LandsubError
+from cases.readers import INSAR_FORMATS, read_insar
+from cases.readers.extensometers import read_extensometers
+from cases.readers.geodesy import check_crs, los_to_vertical, project
+from cases.readers.interpolation import interpolate
+from cases.readers.params import MATERIAL_KEYS, Params, read_params
+from cases.readers.points import METRES_PER_UNIT, LOS_SIGNS
+from cases.readers.quality import outliers
+from cases.readers.reference import to_reference_date, to_reference_points
+from cases.readers.resample import FREQS, bin_mean, period_axis, period_index, runs
+from cases.readers.sites import check_near
+from cases.readers.stratigraphy import read_stratigraphy
+from cases.readers.thinning import thin
+from cases.readers.wells import heads_on_axis, read_wells
+
+_DAYS_PER_MONTH = 365.25 / 12
+
+
+@dataclass(frozen=True)
+class FromData:
+    """The command-line request."""
+
+    insar: str
+    wells: str
+    out: str
+    insar_format: str = "auto"
+    insar_unit: str | None = None
+    los_sign: str | None = None
+    crs: str | None = None
+    extensometers: str | None = None
+    stratigraphy: str | None = None
+    params: str | None = None
+    freq: str = "MS"
+
+
+class Summary:
+    """The lines of summary.md, by section."""
+
+    SECTIONS = ("Inputs", "Time axis", "InSAR", "Conversions applied", "Outliers", "Gaps",
+                "Wells", "Heads", "Interbeds", "Extensometers", "Assumptions")
+
+    def __init__(self, title: str):
+        self.title = title
+        self.sections: dict[str, list[str]] = {name: [] for name in self.SECTIONS}
+
+    def add(self, section: str, line: str) -> None:
+        self.sections[section].append(line)
+
+    def markdown(self) -> str:
+        out = [f"# {self.title}", ""]
+        for name, lines in self.sections.items():
+            if lines:
+                out += [f"## {name}", ""] + [f"- {line}" for line in lines] + [""]
+        return "\n".join(out)
+
+
+@dataclass
+class Built:
+    """A case built from data, with what the summary and the map need."""
+
+    case: Case
+    summary: Summary
+    rates: np.ndarray          # [N] m/yr of the cells, from the acquisitions
+    wells_xy: np.ndarray       # [W, 2]
+    extensometers_xy: np.ndarray  # [S, 2]
+
+
+def _format_runs(axis, missing, limit=8) -> str:
+    spans = [str(axis[a]) if a == b else f"{axis[a]}..{axis[b]}" for a, b in runs(missing)]
+    more = f" and {len(spans) - limit} more" if len(spans) > limit else ""
+    return ", ".join(spans[:limit]) + more if spans else "none"
+
+
+def build_case(req: FromData) -> Built:
+    params = read_params(req.params) if req.params else Params(source="--params")
+    crs = check_crs(req.crs) if req.crs else None
+    if req.freq not in FREQS:
+        raise InputError("command line", "--freq", f'"{req.freq}" is not one of '
+                                                   f"{', '.join(FREQS)}")
+    name = params.name or Path(req.out).name
+    summary = Summary(f"Case {name}: built from data")
+    summary.add("Inputs", f"InSAR: {req.insar} (format {req.insar_format})")
+    summary.add("Inputs", f"wells: {req.wells}")
+    for label, path in (("extensometers", req.extensometers),
+                        ("stratigraphy", req.stratigraphy), ("params", req.params)):
+        if path:
+            summary.add("Inputs", f"{label}: {path}")
+
+    series, cells_rates = _insar(req, params, crs, summary)
+    crs = crs or series.crs
+    wells = read_wells(req.wells, params.aquifers, params.wells, params.source,
+                       params.relative(params.wells["metadata"]) if params.wells["metadata"]
+                       else None, crs)
+    aquifer_names = list(wells.aquifer_names)
+    for k, a in enumerate(aquifer_names):
+        mine = np.isin(wells.record_well, np.flatnonzero(wells.aquifer == k))
+        summary.add("Wells", f"{a}: {int((wells.aquifer == k).sum())} well(s), "
+                             f"{int(mine.sum())} record(s)"
+                             + (f" {wells.record_time[mine].min()}..{wells.record_time[mine].max()}"
+                                if mine.any() else ""))
+    check_near(req.wells, "x/y", wells.names, wells.x, wells.y, series.x, series.y,
+               params.wells["max_distance"], "well")
+
+    full_axis = period_axis(series.dates.min(), series.dates.max(), req.freq)
+    on_axis = heads_on_axis(wells, full_axis, req.freq, params.wells["max_gap"])
+    first, last = _head_span(req, wells, on_axis, full_axis, aquifer_names, params)
+    axis = full_axis[first:last + 1]
+    if len(axis) < 2:
+        raise InputError(req.wells, "time", f"InSAR and heads overlap in {len(axis)} period(s) "
+                                            f"({axis[0] if len(axis) else 'none'}): a case needs 2")
+    if first > 0 or last < len(full_axis) - 1:
+        summary.add("Time axis", f"InSAR spans {full_axis[0]}..{full_axis[-1]}; clipped to "
+                                 f"{axis[0]}..{axis[-1]} where every aquifer has a head")
+
+    displacement, counts = bin_mean(series.dates, series.values, axis, req.freq)
+    no_start = np.isnan(displacement[:, 0])
+    if no_start.all():
+        raise InputError(req.insar, "dates", f"no point has an acquisition in the first period "
+                                             f"{axis[0]}")
+    if no_start.any():
+        summary.add("InSAR", f"{int(no_start.sum())} point(s) dropped: no acquisition in the "
+                             f"first period {axis[0]}, so no common zero")
+    keep = np.flatnonzero(~no_start)
+    series, cells_rates = series.take(keep), cells_rates[keep]
+    displacement, counts = displacement[keep] - displacement[keep, :1], counts[keep]
+    summary.add("Time axis", f"{req.freq} periods {axis[0]}..{axis[-1]}: T = {len(axis)}")
+    summary.add("InSAR", f"periods without any acquisition (left empty): "
+                         f"{_format_runs(axis, counts.sum(axis=0) == 0)}")
+    summary.add("Gaps", f"InSAR: {int((counts == 0).sum())} of {counts.size} cell-periods "
+                        f"have no acquisition ({int((counts == 0).any(axis=1).sum())} cell(s) "
+                        "with at least one); they stay empty")
+    summary.add("InSAR", "each period holds the mean of the acquisitions inside it; the "
+                         f"first period is the zero (median {np.median(counts[:, 0]):.0f} "
+                         "acquisition(s) in it)")
+    summary.add("InSAR", f"cells: {len(series)} points")
+
+    cells = Cells(ids=np.asarray(series.ids, dtype=str), x=series.x, y=series.y)
+    heads = _heads(wells, on_axis, first, last, cells, aquifer_names, params, summary)
+    beds = (read_stratigraphy(req.stratigraphy, params.aquifers, crs)
+            if req.stratigraphy else None)
+    aquifers = tuple(
+        Aquifer(name=a, head=heads[k],
+                interbeds=_interbeds(k, a, params, beds, cells, summary),
+                nodelay=_material(params, k, "nodelay", len(cells)),
+                coarse=_material(params, k, "coarse", len(cells)),
+                **_depths(params, k, len(cells)))
+        for k, a in enumerate(aquifer_names))
+
+    ext, ext_xy = None, np.empty((0, 2))
+    if req.extensometers:
+        ext, ext_xy = _extensometers(req, params, crs, cells, axis, summary)
+    inside = period_index(wells.record_time, axis, req.freq) >= 0
+    well_obs = {
+        "well": wells.names[wells.record_well[inside]],
+        "x": wells.x[wells.record_well[inside]], "y": wells.y[wells.record_well[inside]],
+        "aquifer": wells.aquifer[wells.record_well[inside]],
+        "time": wells.record_time[inside], "head": wells.record_head[inside],
+    }
+    case = Case(name=name, times=axis, cells=cells, aquifers=aquifers,
+                description=params.description or f"built from {Path(req.insar).name} and "
+                                                  f"{Path(req.wells).name}",
+                observations=Observations(displacement=displacement, extensometers=ext,
+                                          wells=well_obs))
+    _assumptions(params, req, crs, summary)
+    return Built(case=case, summary=summary, rates=cells_rates,
+                 wells_xy=np.column_stack([wells.x, wells.y]), extensometers_xy=ext_xy)
+
+
+def _insar(req, params, crs, summary):
+    """The InSAR points, vertical, projected, referenced, outliers handled, thinned;
+    and their linear rates (m/yr)."""
+    series = read_insar(req.insar, req.insar_format, req.insar_unit, req.los_sign, crs)
+    summary.add("InSAR", f"{len(series)} points x {len(series.dates)} acquisitions "
+                         f"{series.dates.min()}..{series.dates.max()} read "
+                         f"({'vertical' if series.component == 'up' else 'line of sight'})")
+    summary.add("InSAR", f"reference as delivered: {series.reference}")
+    if series.component == "los":
+        summary.add("Assumptions", "the ground moved vertically only (line of sight turned "
+                                   "into vertical displacement)")
+    series = project(los_to_vertical(series), crs)
+    settings = params.insar
+    if settings["reference"] is not None:
+        ref = settings["reference"]
+        series = to_reference_points(series, ref["x"], ref["y"], ref["radius"], params.source)
+    series, dropped = to_reference_date(series, settings["reference_date"])
+    if dropped:
+        summary.add("InSAR", f"{dropped} point(s) dropped: no value on the reference date")
+    flags = outliers(series.values, series.dates, settings["outlier_threshold"],
+                     settings["outlier_floor"])
+    if flags.any():
+        worst = np.unravel_index(np.argmax(np.where(flags, np.abs(series.values), -1)),
+                                 flags.shape)
+        action = "set to gaps" if settings["drop_outliers"] else "kept (drop_outliers = false)"
+        summary.add("Outliers", f"InSAR: {int(flags.sum())} value(s) at "
+                                f"{int(flags.any(axis=1).sum())} point(s) depart more than "
+                                f"{settings['outlier_threshold']:g} robust sd (and "
+                                f"{settings['outlier_floor'] * 1e3:g} mm) from their neighbours "
+                                f"in time, {action}; e.g. point {series.ids[worst[0]]} on "
+                                f"{series.dates[worst[1]]}")
+        if settings["drop_outliers"]:
+            series = series.with_conversion(f"{int(flags.sum())} outlier(s) set to gaps",
+                                            values=np.where(flags, np.nan, series.values))
+    else:
+        summary.add("Outliers", "InSAR: none found")
+    thinning = settings["thinning"]
+    if thinning is not None:
+        before = len(series)
+        method = thinning.get("method", "grid")
+        kept = thin(series.x, series.y, method, thinning["spacing"], thinning.get("seed", 0))
+        series = series.with_conversion(
+            f"thinned ({method}, {thinning['spacing']:g} m, seed {thinning.get('seed', 0)}): "
+            f"{before} -> {len(kept)} points").take(kept)
+    for note in series.conversions:
+        summary.add("Conversions applied", note)
+    return series, series.rates()
+
+
+def _head_span(req, wells, on_axis, axis, aquifer_names, params):
+    """First and last period where every aquifer has a head; refuses holes inside."""
+    covered = np.array([~np.isnan(on_axis.heads[wells.aquifer == a]).all(axis=0)
+                        for a in range(len(aquifer_names))])
+    for a, name in enumerate(aquifer_names):
+        if not covered[a].any():
+            raise InputError(req.wells, "time", f"aquifer {name}: no head in "
+                                                f"{axis[0]}..{axis[-1]}, the InSAR span")
+    first = int(max(np.argmax(c) for c in covered))
+    last = int(min(len(c) - 1 - np.argmax(c[::-1]) for c in covered))
+    if first > last:
+        raise InputError(req.wells, "time", "no period in the InSAR span where every aquifer "
+                                            "has a head")
+    for a, name in enumerate(aquifer_names):
+        hole = ~covered[a, first:last + 1]
+        if hole.any():
+            raise InputError(req.wells, "time",
+                             f"aquifer {name}: no well has a head in "
+                             f"{_format_runs(axis[first:last + 1], hole)}; fill the records or "
+                             f"raise [wells] max_gap in --params (now {params.wells['max_gap']})")
+    return first, last
+
+
+def _heads(wells, on_axis, first, last, cells, aquifer_names, params, summary):
+    settings = params.wells
+    span = slice(first, last + 1)
+    flags = outliers(on_axis.measured[:, span], on_axis.axis[span],
+                     settings["outlier_threshold"], settings["outlier_floor"])
+    if flags.any():
+        w, t = np.nonzero(flags)
+        times = on_axis.axis[span]
+        listed = ", ".join(f"{wells.names[i]} {times[j]}" for i, j in zip(w[:5], t[:5]))
+        summary.add("Outliers", f"wells: {int(flags.sum())} period head(s) flagged and kept "
+                                f"({listed}{' ...' if len(w) > 5 else ''})")
+    else:
+        summary.add("Outliers", "wells: none found")
+    for well, start, stop, filled in on_axis.gaps:
+        summary.add("Gaps", f"well {well}: no head {start}..{stop}"
+                            + (" (filled linearly in time)" if filled else
+                               f" (left open: longer than max_gap {settings['max_gap']})"))
+    if not on_axis.gaps:
+        summary.add("Gaps", "wells: no gap inside any well's record")
+    for note in wells.notes:
+        summary.add("Wells", note)
+    heads = []
+    for a, name in enumerate(aquifer_names):
+        mine = wells.aquifer == a
+        result = interpolate(cells.x, cells.y, wells.x[mine], wells.y[mine],
+                             on_axis.heads[mine][:, span], settings["interpolation"],
+                             settings["idw_power"], params.source)
+        heads.append(result.values)
+        line = (f"{name}: {int(mine.sum())} well(s), {settings['interpolation']}; "
+                f"leave-one-out RMSE {result.loo_rmse:.3f} m over {result.loo_count} "
+                "well-periods")
+        if result.variogram is not None:
+            v = result.variogram
+            line += (f"; exponential variogram nugget {v.nugget:.3g} m^2, partial sill "
+                     f"{v.partial_sill:.3g} m^2, range {v.range:.0f} m")
+            if mine.sum() < 10:
+                line += f" (poorly constrained by {int(mine.sum())} wells)"
+        summary.add("Heads", line)
+    return heads
+
+
+def _interbeds(k, name, params, beds, cells, summary):
+    defaults = params.aquifers[k].interbeds if params.aquifers else {}
+    from_beds = beds is not None and (beds.aquifer == k).any()
+    if not from_beds and not defaults:
+        return ()
+    values = {}
+    if from_beds:
+        mine = beds.aquifer == k
+        power = params.stratigraphy["idw_power"]
+        site_values = {"thickness": beds.b_equiv[mine], "count": beds.n_equiv[mine],
+                       "kv": beds.kv[mine], "sske": beds.sske[mine], "sskv": beds.sskv[mine]}
+        for key, v in site_values.items():
+            if np.isnan(v).any():
+                raise InputError(beds.source, key, f"aquifer {name}: {key} is neither in the "
+                                                   "table nor in --params [aquifers.interbeds]")
+            values[key] = interpolate(cells.x, cells.y, beds.x[mine], beds.y[mine], v, "idw",
+                                      power).values[:, 0]
+        tau = beds.tau[mine] / _DAYS_PER_MONTH
+        summary.add("Interbeds", f"{name}: {int(mine.sum())} borehole(s); b_equiv "
+                                 f"{beds.b_equiv[mine].min():.1f}..{beds.b_equiv[mine].max():.1f} "
+                                 f"m, n_equiv {beds.n_equiv[mine].min():.1f}.."
+                                 f"{beds.n_equiv[mine].max():.1f}, lag time tau "
+                                 f"{tau.min():.2f}..{tau.max():.2f} months (IDW to the cells)")
+    else:
+        missing = [key for key in MATERIAL_KEYS["interbeds"] if key not in defaults]
+        if missing:
+            raise InputError(params.source, f"aquifers[{k}].interbeds.{missing[0]}",
+                             f"aquifer {name}: interbeds need {', '.join(missing)} (no "
+                             "--stratigraphy for this aquifer)")
+        values = {key: np.full(len(cells), defaults[key]) for key in defaults}
+        tau = ((defaults["thickness"] / 2) ** 2 * defaults["sskv"] / defaults["kv"]
+               / _DAYS_PER_MONTH)
+        summary.add("Interbeds", f"{name}: uniform from --params; lag time tau {tau:.2f} months")
+    return (Compressible(kind="interbeds", **values),)
+
+
+def _material(params, k, kind, n):
+    table = getattr(params.aquifers[k], kind) if params.aquifers else None
+    if table is None:
+        return None
+    return Compressible(kind=kind, **{key: np.full(n, v) for key, v in table.items()})
+
+
+def _depths(params, k, n):
+    if not params.aquifers or params.aquifers[k].top is None:
+        return {}
+    a = params.aquifers[k]
+    return {"top": np.full(n, a.top), "bottom": np.full(n, a.bottom)}
+
+
+def _extensometers(req, params, crs, cells, axis, summary):
+    from scipy.spatial import cKDTree
+
+    if not params.aquifers:
+        raise InputError("command line", "--params", "extensometer layers are mapped to "
+                                                     "aquifers by depth: give --params with "
+                                                     "the aquifers' top and bottom")
+    ext = read_extensometers(req.extensometers, params.aquifers, params.extensometers,
+                             params.source, crs)
+    distance = check_near(req.extensometers, "x/y", ext.sites, ext.x, ext.y, cells.x,
+                          cells.y, params.extensometers["max_distance"], "extensometer")
+    _, nearest = cKDTree(np.column_stack([cells.x, cells.y])).query(
+        np.column_stack([ext.x, ext.y]))
+    for site, d, cell in zip(ext.sites, distance, nearest):
+        summary.add("Extensometers", f"{site}: nearest cell {cells.ids[cell]} at {d:.0f} m")
+    for note in ext.notes:
+        summary.add("Extensometers", note)
+    inside = period_index(ext.record_time, axis, req.freq) >= 0
+    if (~inside).any():
+        summary.add("Extensometers", f"{int((~inside).sum())} reading(s) outside "
+                                     f"{axis[0]}..{axis[-1]} left out")
+    records = {
+        "site": ext.sites[ext.record_site[inside]],
+        "cell": nearest[ext.record_site[inside]].astype(np.int64),
+        "aquifer": ext.record_aquifer[inside],
+        "time": ext.record_time[inside],
+        "compaction": ext.record_compaction[inside],
+    }
+    return records, np.column_stack([ext.x, ext.y])
+
+
+def _assumptions(params, req, crs, summary):
+    summary.add("Assumptions", f"coordinates: {crs or 'as given in the files (no --crs)'}")
+    summary.add("Assumptions", "a period's value (displacement, head) is the mean of the "
+                               "measurements inside it, stamped at the period's start")
+    if params.given:
+        for item in params.given:
+            summary.add("Assumptions", f"from --params: {item}")
+    else:
+        summary.add("Assumptions", "no --params: defaults of cases.readers.params")
+
+
+def write_map(built: Built, path: Path) -> None:
+    """Cells coloured by their linear rate (mm/yr), wells, extensometers."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    case = built.case
+    rates = built.rates * 1e3
+    limit = float(np.nanpercentile(np.abs(rates), 98)) if np.isfinite(rates).any() else 1.0
+    fig, ax = plt.subplots(figsize=(7.5, 6.5), dpi=120)
+    size = float(np.clip(20000.0 / case.n_cells, 2.0, 30.0))
+    dots = ax.scatter(case.cells.x, case.cells.y, c=rates, s=size, cmap="RdBu",
+                      vmin=-limit, vmax=limit, linewidths=0)
+    fig.colorbar(dots, ax=ax, label="vertical rate (mm/yr, up positive)")
+    ax.scatter(built.wells_xy[:, 0], built.wells_xy[:, 1], marker="^", s=60, c="k",
+               label=f"wells ({len(built.wells_xy)})")
+    if len(built.extensometers_xy):
+        ax.scatter(built.extensometers_xy[:, 0], built.extensometers_xy[:, 1], marker="*",
+                   s=160, c="gold", edgecolors="k", label=f"extensometers "
+                                                          f"({len(built.extensometers_xy)})")
+    ax.set_aspect("equal")
+    ax.ticklabel_format(useOffset=False, style="plain")
+    ax.set_xlabel("x (m)")
+    ax.set_ylabel("y (m)")
+    ax.set_title(f"{case.name}: {case.n_cells} cells, {case.times[0]}..{case.times[-1]}")
+    ax.legend(loc="upper left", fontsize=8, framealpha=0.8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def make_case_from_data(req: FromData) -> Path:
+    """Build the case, write it with its summary and map into ``req.out``; returns the
+    case manifest."""
+    from engine.caseio import write_case
+
+    built = build_case(req)
+    out = Path(req.out)
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = write_case(built.case, out)
+    (out / "summary.md").write_text(built.summary.markdown())
+    write_map(built, out / "map.png")
+    return Path(manifest)
+
+
+def add_from_data_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``from-data`` to the ``make-case`` subcommands; sets ``func`` to run it."""
+    p = subparsers.add_parser("from-data", help="build a case from InSAR, wells, "
+                                                "extensometers and stratigraphy files",
+                              description=__doc__.split("\n\n")[0])
+    p.add_argument("--insar", required=True, help="InSAR product (MintPy timeseries.h5, "
+                                                  "EGMS CSV, LiCSBAS cum.h5, PS CSV)")
+    p.add_argument("--insar-format", default="auto", choices=INSAR_FORMATS)
+    p.add_argument("--insar-unit", choices=tuple(METRES_PER_UNIT),
+                   help="unit of the InSAR values when the file does not say")
+    p.add_argument("--los-sign", choices=LOS_SIGNS,
+                   help="line-of-sight values positive toward or away from the satellite, "
+                        "when the file does not say")
+    p.add_argument("--crs", help="projected CRS of the case, EPSG:NNNN (needed for "
+                                 "longitude/latitude inputs)")
+    p.add_argument("--wells", required=True, help="well heads CSV (long or wide)")
+    p.add_argument("--extensometers", help="layered extensometer CSV")
+    p.add_argument("--stratigraphy", help="borehole clay-bed CSV")
+    p.add_argument("--params", help="TOML of aquifers and assumptions "
+                                     "(see cases.readers.params)")
+    p.add_argument("--freq", default="MS", choices=tuple(FREQS),
+                   help="time step of the case (default MS: months)")
+    p.add_argument("--out", required=True, help="folder for the case, summary.md, map.png")
+    p.set_defaults(func=run_from_data)
+    return p
+
+
+def run_from_data(args) -> int:
+    req = FromData(insar=args.insar, wells=args.wells, out=args.out,
+                   insar_format=args.insar_format, insar_unit=args.insar_unit,
+                   los_sign=args.los_sign, crs=args.crs, extensometers=args.extensometers,
+                   stratigraphy=args.stratigraphy, params=args.params, freq=args.freq)
+    manifest = make_case_from_data(req)
+    print(f"case written to {manifest}; summary {Path(req.out) / 'summary.md'}, "
+          f"map {Path(req.out) / 'map.png'}")
+    return 0
+
+
+def main_from_data(argv=None) -> int:
+    """Stand-alone entry: ``python -m cases.from_data --insar ... --out DIR``."""
+    parser = argparse.ArgumentParser(prog="landsub make-case")
+    add_from_data_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["from-data", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return args.func(args)
+    except LandsubError as err:
+        print(f"landsub make-case from-data: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main_from_data())
