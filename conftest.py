@@ -1,29 +1,31 @@
-"""Repository-wide pytest set-up: the `modflow` marker needs the MODFLOW executables."""
+"""Repository-wide pytest set-up.
+
+``@pytest.mark.modflow`` (optionally ``modflow("mf2005", ...)``; default mf6) marks a
+test that runs MODFLOW. It is skipped when a named program, or a system library it
+links against, is missing, except under CI=true, where that fails the test: CI's
+set-up installs them, so a missing one there is a set-up bug.
+"""
 
 import os
-import shutil
 
 import pytest
 
 
-def _modflow_missing() -> list[str]:
-    import flopy  # noqa: F401  (importing flopy puts its bin folder on PATH)
-
-    return [exe for exe in ("mf6", "mfnwt", "mf2005") if shutil.which(exe) is None]
-
-
-def pytest_collection_modifyitems(config, items):
-    marked = [item for item in items if "modflow" in item.keywords]
-    if not marked:
+def pytest_runtest_setup(item):
+    marker = item.get_closest_marker("modflow")
+    if marker is None:
         return
-    missing = _modflow_missing()
-    if not missing:
-        return
-    if os.environ.get("CI") == "true":
-        raise pytest.UsageError(
-            f"MODFLOW executables missing under CI: {', '.join(missing)}; "
-            "scripts/setup.sh should have installed them (python scripts/install_modflow.py)")
-    skip = pytest.mark.skip(reason=f"MODFLOW executables missing ({', '.join(missing)}); "
-                                   "run: python scripts/install_modflow.py")
-    for item in marked:
-        item.add_marker(skip)
+    from physics.modflow import executables
+
+    for program in marker.args or ("mf6",):
+        path = executables.locate(program)
+        if path is None:
+            problem = f"{program} is not installed ({executables.INSTALL_COMMAND})"
+        else:
+            libs = executables.missing_libraries(path)
+            if not libs:
+                continue
+            problem = f"{program} lacks {', '.join(libs)} ({executables.apt_command(libs)})"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(problem)
+        pytest.skip(problem)

@@ -181,9 +181,6 @@ def _run_physics(case, name):
 
 @pytest.mark.modflow
 def test_written_case_runs_through_mf6_csub(inputs, tmp_path):
-    from modflow_helpers import require_program
-
-    require_program("mf6")
     caseio = pytest.importorskip("engine.caseio")
     req = FromData(out=str(tmp_path / "case"), **inputs)
     case = caseio.load_case(make_case_from_data(req)).take_cells([0, 84])

@@ -11,7 +11,6 @@ import pytest
 from engine.case import Aquifer, Case, Cells, Compressible, Geostatic
 from engine.errors import InputError, SolverError
 from engine.registry import make_solver
-from modflow_helpers import require_program
 from physics import terzaghi
 from physics.modflow import executables, mf6_csub
 from physics.modflow.mf6_csub import CSUB_OPTIONS_6_4_1, Mf6CsubSolver
@@ -50,11 +49,6 @@ def instant_compaction(head, thickness, sske, sskv, preconsolidation_head):
     lowest = np.minimum.accumulate(head, axis=1)
     virgin = np.maximum(pc0 - lowest, 0.0)
     return thickness[:, None] * (sske[:, None] * (h0 - head) + (sskv - sske)[:, None] * virgin)
-
-
-@pytest.fixture
-def mf6():
-    require_program("mf6")
 
 
 # -- no MODFLOW needed -----------------------------------------------------------------
@@ -149,7 +143,7 @@ def terzaghi_case():
 
 
 @pytest.mark.modflow
-def test_delay_bed_error_against_terzaghi_falls_with_more_delay_cells(mf6):
+def test_delay_bed_error_against_terzaghi_falls_with_more_delay_cells():
     """MODFLOW's delay bed (19 nodes by default) errs by about 2 % of the ultimate
     compaction on a step load; the error falls as the bed is refined. Four substeps a
     day keep the time error of the 1-day ramp small."""
@@ -168,7 +162,7 @@ def test_delay_bed_error_against_terzaghi_falls_with_more_delay_cells(mf6):
 
 
 @pytest.mark.modflow
-def test_stale_delay_bed_flag_is_accepted_and_harmless(mf6, tmp_path, monkeypatch):
+def test_stale_delay_bed_flag_is_accepted_and_harmless(tmp_path, monkeypatch):
     """Under constant heads MODFLOW 6.4.1 reports steps as unconverged because of its
     stale delay-bed change; they are accepted (and the result is still Terzaghi's)."""
     seen = []
@@ -192,7 +186,7 @@ def cycling_heads(days, n):
 
 
 @pytest.mark.modflow
-def test_nodelay_and_coarse_compaction_match_their_closed_form(mf6):
+def test_nodelay_and_coarse_compaction_match_their_closed_form():
     n = 3
     days = np.arange(0, 1001.0, 10.0)
     head = cycling_heads(days, n)
@@ -233,7 +227,7 @@ def three_aquifer_case():
 
 
 @pytest.mark.modflow
-def test_three_aquifers_with_every_material(mf6):
+def test_three_aquifers_with_every_material():
     """Delay beds against Terzaghi superposition (virgin storage throughout: the heads
     fall monotonically from a normally consolidated start), no-delay and coarse against
     their closed forms, and the result as their sum, chunk by chunk or all at once."""
@@ -268,7 +262,7 @@ def test_three_aquifers_with_every_material(mf6):
 
 
 @pytest.mark.modflow
-def test_modflow_binary_output_agrees_with_the_observations(mf6, tmp_path):
+def test_modflow_binary_output_agrees_with_the_observations(tmp_path):
     """The solver reads CSUB observations. MODFLOW's binary compaction is written only
     at the steps where output control saves heads, and FloPy 3.11's readers of the
     other CSUB binary files (zdisplacement(), compaction_coarse(), ...) fail, so the
@@ -307,7 +301,7 @@ def test_modflow_binary_output_agrees_with_the_observations(mf6, tmp_path):
 
 
 @pytest.mark.modflow
-def test_failed_run_keeps_its_folder_and_quotes_the_listing(mf6, tmp_path):
+def test_failed_run_keeps_its_folder_and_quotes_the_listing(tmp_path):
     case = make_case([0, 1, 2], [Aquifer("a", np.array([[0.0, -1.0, -2.0]]), interbeds=(
         material("interbeds", 1, thickness=1.0, count=1.0, kv=0.0, sske=1e-5,
                  sskv=1e-3),))])
@@ -320,13 +314,13 @@ def test_failed_run_keeps_its_folder_and_quotes_the_listing(mf6, tmp_path):
 
 
 @pytest.mark.modflow
-def test_successful_runs_leave_no_folder(mf6, tmp_path):
+def test_successful_runs_leave_no_folder(tmp_path):
     Mf6CsubSolver(workdir=str(tmp_path)).predict(small_case())
     assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.modflow
-def test_overconsolidated_interbed_starts_elastic(mf6):
+def test_overconsolidated_interbed_starts_elastic():
     """pcs0 is relative and negative in the head-based formulation: a bed whose
     preconsolidation head lies 0.5 m below the initial head compacts elastically for
     the first 0.5 m of decline. Long after the drop it has compacted
@@ -341,7 +335,7 @@ def test_overconsolidated_interbed_starts_elastic(mf6):
 
 
 @pytest.mark.modflow
-def test_compression_indices_match_head_based_storage_for_small_changes(mf6):
+def test_compression_indices_match_head_based_storage_for_small_changes():
     """The effective-stress formulation (storage = "indices") against the head-based
     one with Ss = 0.434 C / ((1 + e) sigma'), sigma' at the aquifer centre from the
     geostatic load (filler layer above the aquifer at its initial head). A 0.1 m change

@@ -7,20 +7,10 @@ import pytest
 from engine.case import Aquifer, Compressible
 from engine.errors import InputError
 from engine.registry import make_solver
-from modflow_helpers import require_program
-from physics.modflow import executables, mf_sub
+from physics.modflow import mf_sub
 from physics.modflow.mf6_csub import Mf6CsubSolver
 from physics.modflow.mf_sub import MfSubSolver
 from test_mf6_csub import cycling_heads, instant_compaction, make_case, material
-
-
-def require_runnable(program):
-    """mf2005 also needs the GNU Fortran runtime (libgfortran5)."""
-    require_program(program)
-    libs = executables.missing_libraries(executables.locate(program))
-    if libs:
-        pytest.skip(f"{program} lacks {', '.join(libs)} "
-                    f"({executables.apt_command(libs)})")
 
 
 def mixed_case(n=2):
@@ -81,10 +71,9 @@ def test_nwt_and_sub_get_different_unit_numbers(tmp_path):
     assert len(units) == len(set(units))
 
 
-@pytest.mark.modflow
-@pytest.mark.parametrize("program", ["mfnwt", "mf2005"])
+@pytest.mark.parametrize("program", [pytest.param(p, marks=pytest.mark.modflow("mf6", p))
+                                     for p in ("mfnwt", "mf2005")])
 def test_sub_agrees_with_csub_on_nodelay_coarse_and_elastic_delay_beds(program):
-    require_runnable(program)
     case = mixed_case()
     sub = MfSubSolver(program=program).compaction_parts(case)
     csub = Mf6CsubSolver(ndelaycells=39).compaction_parts(case)
@@ -100,11 +89,10 @@ def test_sub_agrees_with_csub_on_nodelay_coarse_and_elastic_delay_beds(program):
                                rtol=0, atol=1e-15)
 
 
-@pytest.mark.modflow
+@pytest.mark.modflow("mfnwt")
 def test_single_cell_single_step_case_matches_the_closed_form():
     """Two traps at once: MODFLOW-NWT stops on a single-cell model, and SUB writes no
     output with a single stress period."""
-    require_runnable("mfnwt")
     head = np.array([[0.0, -2.0]])
     bed = material("nodelay", 1, thickness=3.0, sske=1e-5, sskv=4e-4,
                    preconsolidation_head=-0.5)
