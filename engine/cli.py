@@ -106,6 +106,17 @@ def cmd_doctor(args) -> int:
     return 1 if missing else 0
 
 
+def cmd_make_case(args) -> int:
+    # The generators own their arguments; importing them only here keeps `landsub` fast.
+    if args.generator == "from-data":
+        from cases.from_data import main_from_data
+
+        return main_from_data(args.args)
+    from cases.beijing.make import main_make_case
+
+    return main_make_case(args.args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="landsub", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -127,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("verify", help="run the verification cases against analytical solutions")
     v.add_argument("--out", default="verification-out", help="folder for the table and figures")
     v.set_defaults(func=cmd_verify)
+
+    m = sub.add_parser("make-case", help="build a case: from-data (InSAR, wells, ...) or beijing "
+                                         "(the Beijing Plain twin); `landsub make-case GEN --help`")
+    m.add_argument("generator", choices=["from-data", "beijing"])
+    m.add_argument("args", nargs=argparse.REMAINDER, help="the generator's own arguments")
+    m.set_defaults(func=cmd_make_case)
 
     d = sub.add_parser("doctor", help="check the MODFLOW executables")
     d.set_defaults(func=cmd_doctor)

@@ -18,5 +18,8 @@ PY=${PYTHON:-python3}
 echo "setup: installing Python packages (constraints.txt pins torch==2.13.0, CPU)"
 "$PY" -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[ml,dask,test]"
 
+# MintPy's own writer makes the test fixtures; its dependency stack is not needed.
+"$PY" -m pip install -q --disable-pip-version-check --no-deps mintpy==1.6.4
+
 echo "setup: installing MODFLOW executables"
 "$PY" scripts/install_modflow.py
