@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from physics import delay_beds  # noqa: E402
 from physics.solver import TerzaghiSolver  # noqa: E402
-from physics.verification import build_case  # noqa: E402
+from engine.case import build_case  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "consolidation.json"
 STEPS = 120

@@ -201,3 +201,43 @@ class Case:
 
     def without_observations(self) -> "Case":
         return replace(self, observations=Observations())
+
+
+def build_case(name: str, days, aquifers, geostatic: dict | None = None) -> Case:
+    """A Case from plain values (tests, benchmarks, generators).
+
+    days : [T] whole days from 2000-01-01, increasing. aquifers : list of dicts with
+    "head" ([N, T] m, or [T] for one cell) and optionally "interbeds" (a list of dicts),
+    "nodelay", "coarse" (dicts of Compressible fields; scalars apply to every cell),
+    "top", "bottom" (depths, m) and "name". geostatic : dict of Geostatic fields.
+    """
+    days = np.asarray(days)
+    heads = [np.atleast_2d(np.asarray(aq["head"], dtype=np.float64)) for aq in aquifers]
+    n = heads[0].shape[0]
+
+    def per_cell(value):
+        return None if value is None else np.broadcast_to(
+            np.asarray(value, dtype=np.float64), (n,)).copy()
+
+    def material(kind, fields):
+        fields = dict(fields)
+        storage = fields.pop("storage", "specific")
+        return Compressible(kind, storage=storage,
+                            **{k: per_cell(v) for k, v in fields.items()})
+
+    built = []
+    for a, (aq, head) in enumerate(zip(aquifers, heads)):
+        built.append(Aquifer(
+            aq.get("name", f"aquifer-{a}"), head,
+            interbeds=tuple(material("interbeds", ib) for ib in aq.get("interbeds", ())),
+            nodelay=material("nodelay", aq["nodelay"]) if "nodelay" in aq else None,
+            coarse=material("coarse", aq["coarse"]) if "coarse" in aq else None,
+            top=per_cell(aq.get("top")), bottom=per_cell(aq.get("bottom"))))
+    ids = np.array([str(i) for i in range(n)])
+    geo = None
+    if geostatic is not None:
+        geo = Geostatic(geostatic["sgm"], geostatic["sgs"],
+                        per_cell(geostatic.get("land_surface", 0.0)))
+    return Case(name=name, times=np.datetime64("2000-01-01") + days.astype("timedelta64[D]"),
+                cells=Cells(ids, np.zeros(n), np.zeros(n)), aquifers=tuple(built),
+                geostatic=geo)

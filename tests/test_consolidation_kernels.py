@@ -7,7 +7,7 @@ import pytest
 
 from physics import delay_beds, instant_beds
 from physics.solver import TerzaghiSolver
-from physics.verification import build_case
+from engine.case import build_case
 
 # a switching history: fall, partial recovery, fall past the previous low, hold
 KNOTS = np.array([0.0, 200.0, 400.0, 700.0, 1000.0])

@@ -1,0 +1,80 @@
+"""The `landsub` command line end to end: run, info, solvers, verify, and bad input
+exiting with status 2 and one message (never a traceback)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from cases import VERIFICATION_DIR
+from engine.cli import main
+from engine.result import read_result
+
+
+def landsub(*args):
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args],
+                          capture_output=True, text=True)
+
+
+def test_run_writes_a_result_that_info_and_xarray_read(tmp_path, capsys):
+    out = tmp_path / "step.h5"
+    assert main(["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
+                 "--option", "nodes=39", "--option", "substeps=2", "--out", str(out)]) == 0
+    result = read_result(out)
+    assert result.options["nodes"] == 39 and result.options["substeps"] == 2
+    assert result.displacement.shape == (1, 2001)
+    assert result.displacement[0, 0] == 0.0
+    assert -0.0101 < result.displacement[0, -1] < -0.0098   # close to ultimate 10 mm, down
+    with xr.open_dataset(out, engine="h5netcdf") as ds:
+        assert ds["displacement"].attrs["positive"] == "up"
+        np.testing.assert_array_equal(ds["displacement"].values, result.displacement)
+    capsys.readouterr()
+    assert main(["info", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "terzaghi (physics) on case terzaghi-step" in text and "2001 times" in text
+
+
+def test_info_describes_a_case_manifest(capsys):
+    assert main(["info", str(VERIFICATION_DIR / "three-aquifer-column.toml")]) == 0
+    text = capsys.readouterr().out
+    assert "3 cells, 240 times" in text and "aquifer deep" in text and "interbeds x2" in text
+
+
+def test_solvers_lists_the_registry(capsys):
+    assert main(["solvers"]) == 0
+    text = capsys.readouterr().out
+    for name in ("terzaghi", "mf6-csub", "mf-sub", "zero", "trend"):
+        assert name in text
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "missing.toml", "--solver", "terzaghi", "--out", "x.h5"], ["missing.toml"]),
+    (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzagi",
+      "--out", "x.h5"], ["terzagi", 'did you mean "terzaghi"']),
+    (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
+      "--option", "node=3", "--out", "x.h5"], ["node", 'did you mean "nodes"']),
+    (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
+      "--option", "nodes=many", "--out", "x.h5"], ["nodes", "many"]),
+    (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
+      "--option", "nodes", "--out", "x.h5"], ["key=value"]),
+    (["info", str(VERIFICATION_DIR / "column-cells.csv")], ["column-cells.csv"]),
+])
+def test_bad_input_exits_2_with_one_message(tmp_path, args, words):
+    proc = subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
+                          text=True, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    for word in words:
+        assert word in proc.stderr
+
+
+def test_verify_passes_every_case_and_writes_its_table_and_figures(tmp_path):
+    from physics.verification import run_verification
+
+    assert run_verification(out_dir=tmp_path, refinement=False)
+    assert (tmp_path / "verification.md").read_text().count("True") == 6
+    for name in ("terzaghi-step", "elastic-cycle", "overconsolidated", "three-aquifer-column"):
+        assert (tmp_path / f"{name}.png").stat().st_size > 10_000
