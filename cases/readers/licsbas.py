@@ -24,7 +24,8 @@ import h5py
 import numpy as np
 
 from engine.errors import InputError
-from cases.readers.points import PointSeries, parse_yyyymmdd, resolve_los_sign, resolve_unit
+from cases.readers.points import (PointSeries, open_hdf5, parse_yyyymmdd, resolve_los_sign,
+                                  resolve_unit)
 
 _REFAREA = re.compile(r"^\s*(\d+):(\d+)/(\d+):(\d+)\s*$")
 
@@ -53,11 +54,7 @@ def _scalar(path, handle, name) -> float:
 def read_licsbas(path, unit: str | None = None, los_sign: str | None = None,
                  crs: str | None = None) -> PointSeries:
     path = Path(path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(path, "file", f"not an HDF5 file: {err}") from None
-    with handle:
+    with open_hdf5(path) as handle:
         for name in ("cum", "imdates"):
             if name not in handle:
                 raise InputError(path, name, f"no dataset /{name}: not a LiCSBAS cum.h5 "

@@ -24,7 +24,8 @@ import h5py
 import numpy as np
 
 from engine.errors import InputError
-from cases.readers.points import PointSeries, parse_yyyymmdd, resolve_los_sign, resolve_unit
+from cases.readers.points import (PointSeries, open_hdf5, parse_yyyymmdd, resolve_los_sign,
+                                  resolve_unit)
 
 GEOMETRY_NAMES = ("geometryGeo.h5", "geometryRadar.h5", "geo_geometryRadar.h5",
                   "geo_geometryGeo.h5")
@@ -57,11 +58,7 @@ def _sidecar(path: Path, names, shape, datasets) -> tuple[Path, dict] | tuple[No
 def read_mintpy(path, unit: str | None = None, los_sign: str | None = None,
                 crs: str | None = None) -> PointSeries:
     path = Path(path)
-    try:
-        handle = h5py.File(path, "r")
-    except OSError as err:
-        raise InputError(path, "file", f"not an HDF5 file: {err}") from None
-    with handle:
+    with open_hdf5(path) as handle:
         attrs = dict(handle.attrs)
         if "timeseries" not in handle:
             raise InputError(path, "timeseries", "no dataset /timeseries: not a MintPy time "

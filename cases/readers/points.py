@@ -195,3 +195,13 @@ def check_coordinates(source, fields: tuple[str, str], ids, a: np.ndarray, b: np
         raise InputError(source, f"{fields[0]}/{fields[1]}",
                          f"point {ids[i]} has no coordinates ({a[i]}, {b[i]}); "
                          f"{int(bad.sum())} point(s) lack them")
+
+
+def open_hdf5(path):
+    """An HDF5 product opened for reading, or an InputError naming the file."""
+    import h5py
+
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(path, "file", f"not an HDF5 file: {err}") from None
