@@ -17,6 +17,17 @@ BUILTIN: dict[str, str] = {
     "mf-sub": "physics.modflow.mf_sub:MfSubSolver",
     "zero": "surrogates.baselines:ZeroSolver",
     "trend": "surrogates.baselines:TrendSolver",
+    "tfn": "surrogates.tfn:TFNSolver",
+    "rnn": "surrogates.neural_solver:RNNSolver",
+    "lstm": "surrogates.neural_solver:LSTMSolver",
+    "gru": "surrogates.neural_solver:GRUSolver",
+    "rnn-cnn": "surrogates.neural_solver:RNNCNNSolver",
+    "am-gru": "surrogates.neural_solver:AttentionGRUSolver",
+    "lag-am-gru": "surrogates.neural_solver:LagAttentionGRUSolver",
+    "mhsa": "surrogates.neural_solver:SelfAttentionSolver",
+    "gw-lstm": "surrogates.neural_solver:GeographicLSTMSolver",
+    "pc-rnn": "surrogates.neural_solver:PhysicsRNNSolver",
+    "pc-rnn-linear": "surrogates.neural_solver:LinearPhysicsRNNSolver",
 }
 
 _registered: dict[str, type] = {}
@@ -32,9 +43,22 @@ def names() -> list[str]:
     return sorted(set(BUILTIN) | set(_registered))
 
 
+#: "module:function" composing residual:<physics>+<ml> from the two classes
+RESIDUAL = "surrogates.residual:residual_class"
+_RESIDUAL_PREFIX = "residual:"
+
+
 def solver_class(name: str) -> type:
     if name in _registered:
         return _registered[name]
+    if name.startswith(_RESIDUAL_PREFIX):
+        physics, plus, ml = name[len(_RESIDUAL_PREFIX):].partition("+")
+        if not (physics and plus and ml):
+            raise InputError("solver name", "solver", f'"{name}" is not of the form '
+                             '"residual:<physics>+<ml>", e.g. "residual:terzaghi+gru"')
+        module, factory = RESIDUAL.split(":")
+        return getattr(importlib.import_module(module), factory)(
+            solver_class(physics), solver_class(ml), name)
     if name not in BUILTIN:
         raise InputError("solver name", "solver",
                          f'unknown solver "{name}"{suggest(name, names())}; '

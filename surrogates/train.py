@@ -1,0 +1,213 @@
+"""The one trainer of every network.
+
+Adam on a masked, per-sequence de-meaned squared error: a model's output and the
+observed displacement are compared up to a constant per sequence (the displacement of
+a sequence is relative to its first step, and an observed series has its own reference),
+over the entries the part may use (NaN elsewhere). Mini-batches of cells, shuffled with
+the seed; with ``window`` > 0, each epoch takes one random window of that many steps
+from every training cell (truncated back-propagation through time) while validation
+and prediction run over whole series. Early stopping on the validation loss (the
+training loss when there is no validation part) with ``patience`` epochs; the weights
+of the best epoch are kept. Gradient-norm clipping at ``clip``. Seeded and, on CPU,
+deterministic. Ctrl-C stops training cleanly: the best weights so far are kept and the
+report says ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+
+@dataclass
+class Sequences:
+    """One part of the data: ``dynamic`` inputs [n, T, ...], ``static`` inputs [n, ...]
+    and ``target`` [n, T] (in target-scale units, NaN where not usable)."""
+
+    dynamic: dict
+    static: dict
+    target: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.target)
+
+    def horizon(self) -> int:
+        """Steps up to the last usable target: causal models need nothing later."""
+        usable = np.isfinite(self.target).any(axis=0)
+        return int(np.flatnonzero(usable)[-1]) + 1 if usable.any() else 0
+
+    def tensors(self, device) -> "_Tensors":
+        end = self.horizon()
+        return _Tensors(
+            {k: torch.as_tensor(v[:, :end]).to(device) for k, v in self.dynamic.items()},
+            {k: torch.as_tensor(v).to(device) for k, v in self.static.items()},
+            torch.as_tensor(self.target[:, :end], dtype=torch.float32).to(device))
+
+
+@dataclass
+class _Tensors:
+    dynamic: dict
+    static: dict
+    target: torch.Tensor
+
+    def batch(self, rows: torch.Tensor, steps: torch.Tensor | None = None):
+        """Inputs (keywords) and target of ``rows``; ``steps`` [B, W] picks a window per row."""
+        if steps is None:
+            dynamic = {k: v[rows] for k, v in self.dynamic.items()}
+            target = self.target[rows]
+        else:
+            r = rows[:, None]
+            dynamic = {k: v[r, steps] for k, v in self.dynamic.items()}
+            target = self.target[r, steps]
+        return {**dynamic, **{k: v[rows] for k, v in self.static.items()}}, target
+
+
+def sequence_loss(output: torch.Tensor, target: torch.Tensor):
+    """(sum of squared residuals about each sequence's mean residual, degrees of freedom)
+    over the finite targets; output and target [B, L]."""
+    mask = torch.isfinite(target)
+    count = mask.sum(dim=1)
+    error = torch.where(mask, output - torch.nan_to_num(target), 0.0)
+    mean = error.sum(dim=1) / count.clamp(min=1)
+    residual = torch.where(mask, error - mean[:, None], 0.0)
+    return (residual * residual).sum(), int((count - (count > 0).long()).sum())
+
+
+@dataclass
+class TrainingReport:
+    epochs: int = 0                  # epochs completed
+    best_epoch: int = 0              # 1-based epoch whose weights were kept
+    best_loss: float = float("inf")  # its monitored loss (validation, else training)
+    monitored: str = "validation"
+    stopped_early: bool = False
+    interrupted: bool = False
+    seconds: float = 0.0
+    history: list = field(default_factory=list)   # per epoch: train, validation losses
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@contextmanager
+def torch_threads(n: int):
+    """Run with ``n`` torch CPU threads (0: leave torch's setting), restored after."""
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _evaluate(model, data: _Tensors, batch_size: int) -> float:
+    total, dof = 0.0, 0
+    with torch.no_grad():
+        for start in range(0, len(data.target), batch_size):
+            rows = torch.arange(start, min(start + batch_size, len(data.target)),
+                                device=data.target.device)
+            inputs, target = data.batch(rows)
+            s, n = sequence_loss(model(**inputs), target)
+            total += float(s)
+            dof += n
+    return total / dof if dof else float("nan")
+
+
+def train(model: torch.nn.Module, training: Sequences, validation: Sequences | None,
+          config: dict, device: torch.device) -> TrainingReport:
+    """Fit ``model`` in place (it ends with the best epoch's weights); see the module
+    docstring. ``config`` keys: lr, weight_decay, batch_size, epochs, patience, clip,
+    window, seed, inference_batch, progress."""
+    started = time.perf_counter()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        return _train(model, training, validation, config, device, started)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def _train(model, training, validation, config, device, started) -> TrainingReport:
+    model.to(device)
+    train_data = training.tensors(device)
+    val_data = validation.tensors(device) if validation is not None else None
+    if val_data is not None and not torch.isfinite(val_data.target).any():
+        val_data = None
+    report = TrainingReport(monitored="validation" if val_data is not None else "training")
+    optimizer = torch.optim.Adam(model.parameters(), lr=config["lr"],
+                                 weight_decay=config["weight_decay"])
+    rng = np.random.default_rng(config["seed"])
+    n, length = train_data.target.shape
+    window = config["window"] if 0 < config["window"] < length else 0
+    # a window may start anywhere it still ends on or before the cell's last target
+    last = np.array([np.flatnonzero(np.isfinite(row))[-1] + 1 if np.isfinite(row).any() else 0
+                     for row in training.target[:, :length]])
+    latest_start = np.maximum(last - window, 0)
+    best_state, waited = None, 0
+    bar = tqdm(range(config["epochs"]), desc=type(model).__name__, unit="epoch",
+               disable=not config["progress"], leave=False)
+    try:
+        for epoch in bar:
+            model.train()
+            order = rng.permutation(n)
+            starts = rng.integers(0, latest_start + 1) if window else None
+            total, dof = 0.0, 0
+            for b in range(0, n, config["batch_size"]):
+                rows_np = order[b:b + config["batch_size"]]
+                rows = torch.as_tensor(rows_np, device=device)
+                steps = None
+                if window:
+                    steps = torch.as_tensor(starts[rows_np][:, None] + np.arange(window),
+                                            device=device)
+                inputs, target = train_data.batch(rows, steps)
+                s, count = sequence_loss(model(**inputs), target)
+                if count == 0:
+                    continue
+                optimizer.zero_grad(set_to_none=True)
+                (s / count).backward()
+                if config["clip"] > 0:
+                    torch.nn.utils.clip_grad_norm_(model.parameters(), config["clip"])
+                optimizer.step()
+                total += float(s.detach())
+                dof += count
+            model.eval()
+            train_loss = total / dof if dof else float("nan")
+            val_loss = (_evaluate(model, val_data, config["inference_batch"])
+                        if val_data is not None else None)
+            monitored = val_loss if val_data is not None else train_loss
+            report.history.append({"epoch": epoch + 1, "train": train_loss,
+                                   "validation": val_loss})
+            report.epochs = epoch + 1
+            bar.set_postfix(train=f"{train_loss:.4g}",
+                            validation="-" if val_loss is None else f"{val_loss:.4g}")
+            if np.isfinite(monitored) and monitored < report.best_loss:
+                report.best_loss, report.best_epoch, waited = monitored, epoch + 1, 0
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            else:
+                waited += 1
+                if config["patience"] and waited >= config["patience"]:
+                    report.stopped_early = True
+                    break
+    except KeyboardInterrupt:
+        if best_state is None:
+            raise
+        report.interrupted = True
+    finally:
+        bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model.eval()
+    report.seconds = time.perf_counter() - started
+    return report
