@@ -1,0 +1,272 @@
+"""The pieces of the Beijing Plain twin against independent truths: random-field
+statistics, bilinear interpolation, geometry, bed systems, lag times, stress periods,
+volumes of pumping and replenishment, scenario files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine.errors import InputError
+from physics.terzaghi import equivalent_thickness as terzaghi_equivalent, lag_time
+from cases.beijing.domain import Domain, polyline_distance
+from cases.beijing.fields import Grid, bilinear, random_fields
+from cases.beijing.scenario import load_scenario, parse_scenario
+from cases.beijing.settings import DEFAULTS, load_settings, size_settings
+from cases.beijing.stresses import DAYS_PER_YEAR, Periods, Stresses, history
+from cases.beijing.truth import TruthFields, bed_systems, equivalent_thickness
+
+SCENARIOS = DEFAULTS.parent / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return load_settings()
+
+
+@pytest.fixture(scope="module")
+def domain(settings):
+    return Domain.create(settings, seed=3)
+
+
+def test_the_seed_decides_the_world(settings):
+    same = Domain.create(settings, seed=5), Domain.create(settings, seed=5)
+    other = Domain.create(settings, seed=6)
+    np.testing.assert_array_equal(same[0].fining_field, same[1].fining_field)
+    assert np.abs(same[0].fining_field - other.fining_field).max() > 0.05
+    grid = same[0].grid_of(5000.0)
+    periods = Periods.build(settings["time"], "1990-01-01")
+    wells = [Stresses(d, grid, periods, seed).pumping()[0]
+             for d, seed in ((same[0], 5), (same[1], 5), (other, 6))]
+    np.testing.assert_array_equal(wells[0], wells[1])
+    assert not np.array_equal(wells[0], wells[2])
+
+
+def test_random_fields_have_unit_variance_and_gaussian_covariance():
+    grid = Grid(0.0, 0.0, 500.0, 120, 100)
+    length = 5000.0
+    fields = random_fields(np.random.default_rng(0), grid, length, count=60)
+    assert abs(fields.mean()) < 0.1
+    assert fields.var() == pytest.approx(1.0, rel=0.1)
+    lag = int(length / grid.spacing)    # 10 cells = one correlation length
+    corr = np.mean(fields[:, :, :-lag] * fields[:, :, lag:])
+    assert corr == pytest.approx(np.exp(-0.5), abs=0.08)
+
+
+def test_bilinear_reproduces_a_plane_and_clamps_outside():
+    grid = Grid(100.0, 200.0, 50.0, 7, 5)
+    gx, gy = grid.mesh()
+    plane = 2.0 + 0.3 * gx - 0.1 * gy
+    rng = np.random.default_rng(1)
+    x = rng.uniform(grid.x[0], grid.x[-1], 200)
+    y = rng.uniform(grid.y[0], grid.y[-1], 200)
+    np.testing.assert_allclose(bilinear(grid, plane, x, y), 2.0 + 0.3 * x - 0.1 * y,
+                               rtol=1e-12)
+    far = bilinear(grid, plane, [grid.x[-1] + 1e4], [grid.y[0] - 1e4])
+    assert far[0] == pytest.approx(plane[0, -1])
+    stacked = bilinear(grid, np.stack([plane, 2 * plane]), x, y)
+    np.testing.assert_allclose(stacked[1], 2 * stacked[0])
+
+
+def test_polyline_distance_against_brute_force():
+    path = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 10.0]])
+    x = np.array([5.0, 12.0, 11.0, -3.0])
+    y = np.array([2.0, 5.0, 12.0, -4.0])
+    dist, along = polyline_distance(x, y, path)
+    dense = np.concatenate([np.linspace(path[i], path[i + 1], 20001) for i in range(2)])
+    brute = np.min(np.hypot(x[:, None] - dense[:, 0], y[:, None] - dense[:, 1]), axis=1)
+    np.testing.assert_allclose(dist, brute, atol=1e-3)
+    np.testing.assert_allclose(along, [0.25, 0.75, 1.0, 0.0])
+
+
+def test_bed_systems_keep_the_equivalent_thickness_and_the_clay_budget():
+    rng = np.random.default_rng(2)
+    b = rng.uniform(6.0, 30.0, 500)
+    clay = rng.uniform(20.0, 90.0, 500)
+    ratios = np.array([1.25, 0.8, 0.4])[:, None]
+    shares = np.array([0.35, 0.4, 0.25])[:, None]
+    most = np.maximum(clay, 2.8 * b)
+    thickness, count = bed_systems(b, clay, ratios, shares, most)
+    assert np.all(count >= 1.0)
+    assert np.all((count * thickness).sum(axis=0) <= most * (1 + 1e-9))
+    np.testing.assert_allclose(thickness / thickness[0], np.broadcast_to(
+        ratios / ratios[0], thickness.shape), rtol=1e-12)
+    np.testing.assert_allclose(equivalent_thickness(thickness, count), b, rtol=1e-12)
+    # MODFLOW's b_equiv of an explicit list of beds (physics.terzaghi) agrees
+    k = 7
+    beds = np.repeat(thickness[:, k], np.round(count[:, k] * 1000).astype(int))
+    assert terzaghi_equivalent(beds) == pytest.approx(
+        equivalent_thickness(thickness[:, [k]], np.round(count[:, [k]] * 1000) / 1000)[0])
+
+
+def test_truth_sediments_lag_times_and_geometry(domain):
+    x, y = domain.grid_of(4000.0).points()
+    heads = np.tile(domain.land_surface(x, y) - 5.0, (4, 1))
+    sed = TruthFields.create(domain, seed=3).sediments(x, y, heads)
+    t = domain.settings["truth"]
+    for a in range(4):
+        systems = sed.interbeds[a]
+        kv = systems[0].kv
+        # the lag time of the equivalent bed, recomputed independently
+        np.testing.assert_allclose(lag_time(sed.b_equiv[a], kv, sed.sskv0[a]),
+                                   sed.lag_days[a], rtol=1e-10)
+        months = sed.lag_days[a] / (365.25 / 12)
+        assert months.min() >= t["lag_months_min"][a] - 1e-9
+        assert months.max() <= t["lag_months_max"][a] + 1e-9
+        assert sed.b_equiv[a].min() >= t["b_equiv_min"][a] - 1e-9
+        thickness = np.array([s.thickness for s in systems])
+        count = np.array([s.count for s in systems])
+        np.testing.assert_allclose(equivalent_thickness(thickness, count), sed.b_equiv[a])
+        height = sed.bottom[a] - sed.top[a]
+        np.testing.assert_allclose(sed.clay[a] + sed.coarse[a].thickness, height)
+        assert np.all(sed.coarse[a].thickness > 0)
+        if sed.aquitards[a] is not None:   # years, not months
+            assert lag_time(sed.aquitards[a].thickness, sed.aquitards[a].kv,
+                            sed.sskv0[a]).min() > 300.0
+    # finer sediments, thicker equivalent beds: the plain's far side beats the fans
+    fining = domain.fining(x, y)
+    assert sed.b_equiv[3][fining > 0.8].mean() > 2 * sed.b_equiv[3][fining < 0.2].mean()
+
+
+def test_periods_are_contiguous_annual_then_monthly(settings):
+    periods = Periods.build(settings["time"], "2025-01-01")
+    assert periods.end[0] == np.datetime64("1955-01-01")
+    np.testing.assert_array_equal(periods.start[1:], periods.end[:-1])
+    days = periods.length_days[1:]
+    annual = ~periods.monthly[1:]
+    assert set(days[annual]) == {365.0, 366.0} and annual.sum() == 1980 - 1955
+    assert set(days[~annual]) == {28.0, 29.0, 30.0, 31.0}
+    assert periods.start[1:][~annual][0] == np.datetime64("1980-01-01")
+    assert periods.end[-1] == np.datetime64("2025-01-01")
+
+
+def test_history_interpolates_by_mid_year_and_holds_the_ends():
+    table = [[2000, 1.0], [2010, 2.0]]
+    assert history(table, 2000.5) == 1.0
+    assert history(table, 2005.5) == pytest.approx(1.5)
+    assert history(table, 1990.0) == 1.0 and history(table, 2030.0) == 2.0
+
+
+def test_pumping_and_replenishment_volumes_follow_the_settings(domain, settings):
+    grid = domain.grid_of(5000.0)
+    periods = Periods.build(settings["time"], "2025-01-01")
+    stresses = Stresses(domain, grid, periods, seed=3)
+    cells, rates = stresses.pumping()
+    year = periods.start.astype("datetime64[Y]").astype(int) + 1970
+    in_2010 = (year == 2010) & periods.monthly
+    pumped = (rates[in_2010] * periods.length_days[in_2010, None]).sum()
+    expected = 0.0
+    for spec in settings["pumping"]["components"].values():
+        pattern = np.asarray(spec["monthly"]) / np.mean(spec["monthly"])
+        mid = periods.middle_year[in_2010]
+        expected += np.sum(history(spec["history"], mid) * spec["volume"] / DAYS_PER_YEAR
+                           * pattern[periods.month[in_2010]] * periods.length_days[in_2010])
+    assert pumped == pytest.approx(expected, rel=1e-9)
+    assert np.all(rates[0] == 0)     # the natural steady state
+    # shares per aquifer group: the first confined group of the irrigation only
+    assert set(np.unique(cells[:, 0])) <= {0, 1, 2, 3}
+
+    recharge = stresses.recharge()
+    replenished = stresses.river_corridors(settings["recharge"]["replenishment_reach"])
+    p = np.flatnonzero(year == 2022)[0]
+    r = settings["recharge"]
+    rain_and_rivers = Stresses(domain, grid, periods, seed=3,
+                               adjust=_Only(("rain", "rivers"))).recharge()
+    volume = ((recharge[p] - rain_and_rivers[p]) * grid.spacing**2).sum() * DAYS_PER_YEAR
+    assert volume == pytest.approx(history(r["replenishment"], periods.middle_year[p]),
+                                   rel=1e-9)
+    assert replenished.max() <= 1.0
+
+
+class _Only:
+    """Keeps only the named recharge kinds (pumping untouched)."""
+
+    def __init__(self, kinds):
+        self.kinds = kinds
+
+    def pumping(self, date, layer, x, y):
+        return 1.0
+
+    def recharge(self, date, kind, x, y):
+        return 1.0 if kind in self.kinds else 0.0
+
+
+def test_size_settings_refuse_an_unknown_size(settings):
+    assert size_settings(settings, "small")["points"] == 2000
+    assert size_settings(settings, "full")["points"] >= 100_000
+    with pytest.raises(InputError, match="--size.*smal"):
+        size_settings(settings, "smal")
+
+
+def test_settings_file_overrides_and_refuses_misspelt_keys(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text("[insar]\nnoise_mm = 1.0\n")
+    assert load_settings(good)["insar"]["noise_mm"] == 1.0
+    assert load_settings(good)["insar"]["atmosphere_mm"] == load_settings()["insar"][
+        "atmosphere_mm"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[insar]\nnoise_m = 1.0\n")
+    with pytest.raises(InputError, match='insar.noise_m.*did you mean "noise_mm"'):
+        load_settings(bad)
+
+
+@pytest.mark.parametrize("name", ["business-as-usual", "deep-pumping-cut-30",
+                                  "double-replenishment", "drought"])
+def test_shipped_scenarios_load(domain, name):
+    scenario = load_scenario(SCENARIOS / f"{name}.toml", domain)
+    assert scenario.name == name
+    assert scenario.until == np.datetime64("2035-12-01")
+
+
+def test_scenario_rules_act_where_and_when_they_say(domain):
+    scenario = parse_scenario({
+        "pumping": [{"aquifer": "confined-3", "zone": "north", "start": "2027-01",
+                     "end": "2029-12", "multiplier": 0.5}],
+        "recharge": [{"kind": "rain", "start": "2025-01", "multiplier": 0.6}],
+        "heads": [{"aquifer": "confined-2", "zone": "all", "start": "2026-01",
+                   "end": "2026-11", "offset": 3.0}]}, "test.toml", domain)
+    north = domain.landmark("north_centre")
+    south = domain.landmark("south_centre")
+    x, y = np.array([north[0], south[0]]), np.array([north[1], south[1]])
+    np.testing.assert_array_equal(scenario.pumping("2028-06-01", 3, x, y), [0.5, 1.0])
+    np.testing.assert_array_equal(scenario.pumping("2028-06-01", 2, x, y), [1.0, 1.0])
+    np.testing.assert_array_equal(scenario.pumping("2030-01-01", 3, x, y), [1.0, 1.0])
+    assert scenario.recharge("2030-01-01", "rain", x, y) == 0.6
+    assert scenario.recharge("2030-01-01", "rivers", x, y) == 1.0
+    times = np.array(["2025-12-01", "2026-01-01", "2026-06-01", "2026-11-30", "2027-05-01"],
+                     dtype="datetime64[D]")
+    offsets = scenario.head_offsets(4, x, y, times)
+    assert np.all(offsets[[0, 1, 3]] == 0)
+    np.testing.assert_allclose(offsets[2, 0], [0, 0, 3 * 151 / 333, 3.0, 3.0])
+
+
+@pytest.mark.parametrize("raw, field, words", [
+    ({"pumpin": []}, "pumpin", 'did you mean "pumping"'),
+    ({"pumping": [{"aquifer": "confined-4", "multiplier": 1.0}]}, "pumping[0].aquifer",
+     "'confined-4' is not one of"),
+    ({"pumping": [{"multiplier": -0.5}]}, "pumping[0].multiplier", "-0.5 must be >= 0"),
+    ({"pumping": [{"multiplier": 1.0, "start": "2027-13"}]}, "pumping[0].start",
+     '"2027-13" is not a month'),
+    ({"pumping": [{"multiplier": 1.0, "start": "2027-05", "end": "2027-01"}]},
+     "pumping[0].end", "before start"),
+    ({"recharge": [{"kind": "snow", "multiplier": 1.0}]}, "recharge[0].kind", "'snow'"),
+    ({"heads": [{"aquifer": "confined-1", "start": "2026-01", "end": "2027-01"}]},
+     "heads[0].offset", "missing"),
+    ({"pumping": {"multiplier": 1.0}}, "pumping", "[[pumping]]"),
+    ({"pumping": [{"zone": "east", "multiplier": 1.0}]}, "pumping[0].zone", "'east'"),
+])
+def test_bad_scenarios_name_file_field_and_value(domain, raw, field, words):
+    with pytest.raises(InputError) as err:
+        parse_scenario(raw, "my-scenario.toml", domain)
+    assert err.value.source == "my-scenario.toml"
+    assert err.value.field == field
+    assert words in str(err.value)
+
+
+def test_scenario_file_errors(tmp_path, domain):
+    broken = tmp_path / "broken.toml"
+    broken.write_text("pumping = [\n")
+    with pytest.raises(InputError, match="not valid TOML"):
+        load_scenario(broken, domain)
+    with pytest.raises(InputError, match="cannot be read"):
+        load_scenario(tmp_path / "missing.toml", domain)
