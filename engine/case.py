@@ -145,10 +145,10 @@ class Observations:
         ext = None
         if self.extensometers is not None:
             # re-index cells; drop records at cells that are not kept
-            remap = np.full(int(np.max(cells, initial=-1)) + 1, -1)
-            remap[cells] = np.arange(len(cells))
             old = self.extensometers["cell"]
-            keep = (old < len(remap)) & (remap[np.minimum(old, len(remap) - 1)] >= 0)
+            remap = np.full(max(int(old.max(initial=-1)), int(np.max(cells, initial=-1))) + 1, -1)
+            remap[cells] = np.arange(len(cells))
+            keep = remap[old] >= 0
             ext = {k: v[keep] for k, v in self.extensometers.items()}
             ext["cell"] = remap[ext["cell"]]
         return Observations(

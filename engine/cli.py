@@ -29,15 +29,35 @@ def cmd_run(args) -> int:
     from engine.result import write_result
 
     case = load_case(args.case)
-    cls = solver_class(args.solver)
-    solver = cls(**_parse_options(cls, args.option))
-    solver.fit(case)
+    if args.model:
+        from surrogates.neural_solver import load_model
+
+        solver = load_model(args.model)
+        args.solver = solver.name
+    else:
+        cls = solver_class(args.solver)
+        solver = cls(**_parse_options(cls, args.option))
+        solver.fit(case)
     result = solver.predict(case)
     write_result(result, args.out)
     last = result.displacement[:, -1] * 1e3
     print(f"{args.solver} on {case.name}: {case.n_cells} cells x {case.n_times} times "
           f"in {result.wall_seconds:.2f} s; displacement at {result.times[-1]}: "
           f"min {last.min():.1f} mm, max {last.max():.1f} mm -> {args.out}")
+    return 0
+
+
+def cmd_fit(args) -> int:
+    from engine.registry import solver_class
+    from surrogates.neural_solver import fit_command
+
+    options = _parse_options(solver_class(args.solver), args.option)
+    report = fit_command(args.case, args.solver, preset=args.preset, split=args.split,
+                         out_dir=args.out, options=options)
+    print(f"{args.solver} fitted on {args.case} ({args.split}) -> {args.out}/")
+    for key in ("epochs", "best_epoch", "train_loss", "validation_loss", "seconds"):
+        if key in report:
+            print(f"  {key}: {report[key]}")
     return 0
 
 
@@ -123,10 +143,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="run one solver on a case and write its result")
     r.add_argument("case", help="case manifest (TOML)")
-    r.add_argument("--solver", required=True, help="registered solver name (see `landsub solvers`)")
+    how = r.add_mutually_exclusive_group(required=True)
+    how.add_argument("--solver", help="registered solver name (see `landsub solvers`)")
+    how.add_argument("--model", help="a model folder written by `landsub fit`")
     r.add_argument("--option", action="append", metavar="KEY=VALUE", help="solver option, repeatable")
     r.add_argument("--out", required=True, help="result file (.h5)")
     r.set_defaults(func=cmd_run)
+
+    f = sub.add_parser("fit", help="train a solver on a case's training split and save it")
+    f.add_argument("case", help="case manifest (TOML)")
+    f.add_argument("--solver", required=True)
+    f.add_argument("--preset", help="named hyperparameters: fast, default, seminar")
+    f.add_argument("--split", default="spatial:0.7",
+                   help="spatial:0.7 | temporal:2015-01 | both:0.7:2015-01 | none")
+    f.add_argument("--option", action="append", metavar="KEY=VALUE")
+    f.add_argument("--out", required=True, help="model folder")
+    f.set_defaults(func=cmd_fit)
 
     i = sub.add_parser("info", help="describe a result file or a case manifest")
     i.add_argument("file")

@@ -78,3 +78,32 @@ def test_verify_passes_every_case_and_writes_its_table_and_figures(tmp_path):
     assert (tmp_path / "verification.md").read_text().count("True") == 6
     for name in ("terzaghi-step", "elastic-cycle", "overconsolidated", "three-aquifer-column"):
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def test_fit_then_run_with_the_saved_model(tmp_path):
+    from cases.synthetic import synthetic_case
+    from engine.caseio import write_case
+
+    manifest = write_case(synthetic_case(40, 48, seed=3), tmp_path / "case")
+    assert main(["fit", str(manifest), "--solver", "gru", "--preset", "fast",
+                 "--split", "spatial:0.7", "--out", str(tmp_path / "gru")]) == 0
+    assert (tmp_path / "gru" / "metrics.csv").exists()
+    assert main(["run", str(manifest), "--model", str(tmp_path / "gru" / "model"),
+                 "--out", str(tmp_path / "pred.h5")]) == 0
+    fitted = read_result(tmp_path / "gru" / "result.h5")
+    again = read_result(tmp_path / "pred.h5")
+    assert again.solver == "gru"
+    np.testing.assert_array_equal(again.displacement, fitted.displacement)
+
+
+def test_taking_no_cells_keeps_no_extensometer_records():
+    from engine.case import Observations
+
+    obs = Observations(extensometers={"site": np.array(["s1", "s2"]), "cell": np.array([0, 4]),
+                                      "aquifer": np.array([0, 1]),
+                                      "time": np.array(["2000-01-01"] * 2, "datetime64[D]"),
+                                      "compaction": np.array([0.1, 0.2])})
+    assert len(obs.take(np.array([], dtype=np.int64)).extensometers["cell"]) == 0
+    kept = obs.take(np.array([4, 2]))
+    assert kept.extensometers["cell"].tolist() == [0]
+    assert kept.extensometers["site"].tolist() == ["s2"]
