@@ -270,3 +270,53 @@ def test_scenario_file_errors(tmp_path, domain):
         load_scenario(broken, domain)
     with pytest.raises(InputError, match="cannot be read"):
         load_scenario(tmp_path / "missing.toml", domain)
+
+
+def test_case_arrays_in_hdf5_load_as_the_csv_ones(tmp_path):
+    from engine.case import Aquifer, Case, Cells, Compressible, Observations
+    from engine.caseio import load_case
+    from cases.beijing.store import write_case_files
+
+    rng = np.random.default_rng(4)
+    n, t = 6, 5
+    times = np.arange(np.datetime64("2003-01"), np.datetime64("2003-06")).astype(
+        "datetime64[D]")
+    beds = Compressible(kind="interbeds", thickness=rng.uniform(2, 5, n),
+                        count=np.ones(n), kv=np.full(n, 1e-4), sske=np.full(n, 1e-5),
+                        sskv=np.full(n, 1e-4))
+    aquifers = tuple(Aquifer(name=f"a{a}", head=rng.normal(10, 2, (n, t)),
+                             interbeds=(beds,)) for a in range(2))
+    observed = rng.normal(0, 0.01, (n, t))
+    observed[:, 0] = 0.0
+    observed[2, 3] = np.nan
+    wells = {"well": np.array(["w1", "w1"]), "x": np.array([1.5, 1.5]),
+             "y": np.array([2.5, 2.5]), "aquifer": np.array([0, 0]),
+             "time": times[:2], "head": np.array([9.5, 9.25])}
+    case = Case(name="store", times=times,
+                cells=Cells(np.array([f"c{i}" for i in range(n)]), rng.uniform(0, 9, n),
+                            rng.uniform(0, 9, n)),
+                aquifers=aquifers, observations=Observations(displacement=observed,
+                                                             wells=wells))
+    as_csv = load_case(write_case_files(case, tmp_path / "csv", arrays="csv"))
+    as_h5 = load_case(write_case_files(case, tmp_path / "h5", arrays="hdf5"))
+    assert (tmp_path / "h5" / "arrays.h5").exists()
+    assert not list((tmp_path / "h5").glob("heads_*.csv"))
+    for a in range(2):
+        np.testing.assert_array_equal(as_h5.aquifers[a].head, case.aquifers[a].head)
+        np.testing.assert_array_equal(as_h5.aquifers[a].head, as_csv.aquifers[a].head)
+    np.testing.assert_array_equal(as_h5.observations.displacement, observed)
+    np.testing.assert_array_equal(as_h5.observations.wells["head"], wells["head"])
+
+
+def test_scenario_heads_carry_the_observed_picture_forward():
+    from cases.beijing.prior import carried_forward
+
+    rng = np.random.default_rng(6)
+    history = rng.normal(20, 5, (2, 3, 4))
+    observed = history + rng.normal(0, 0.5, history.shape)
+    world = np.concatenate([history, history[:, :, -1:] + [[[1.0, 2.5]]]], axis=2)
+    world[:, :, 1] += 0.75          # a scenario may change the past too
+    heads = carried_forward(observed, world, history)
+    expected = np.concatenate([observed, observed[:, :, -1:] + [[[1.0, 2.5]]]], axis=2)
+    expected[:, :, 1] += 0.75
+    np.testing.assert_allclose(heads, expected, rtol=1e-12)

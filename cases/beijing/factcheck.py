@@ -92,9 +92,9 @@ def fact_table(domain, truth: MapTruth, b_equiv=None, lag_months=None,
                                          f"{end_year + 1}-01-01")
     north, north_at = _zone_maximum(domain, truth.grid, cumulative, "north")
     south, south_at = _zone_maximum(domain, truth.grid, cumulative, "south")
-    rows.append(_row(f"north cumulative maximum since 1955 (mm)", "2348 (Chaoyang Jinzhan)",
+    rows.append(_row("north cumulative maximum since 1955 (mm)", "2348 (Chaoyang Jinzhan)",
                      f"{north:.0f}", "1500-3500", 1500 <= north <= 3500))
-    rows.append(_row(f"south cumulative maximum since 1955 (mm)", "1641 (Daxing Lixian)",
+    rows.append(_row("south cumulative maximum since 1955 (mm)", "1641 (Daxing Lixian)",
                      f"{south:.0f}", "800-2500, below the north",
                      800 <= south <= 2500 and south < north))
     line = np.linspace(0.0, 1.0, 101)

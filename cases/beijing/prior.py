@@ -93,6 +93,15 @@ def interpolated_heads(domain: Domain, records: dict, x, y, months: np.ndarray) 
     return out
 
 
+def carried_forward(observed: np.ndarray, world: np.ndarray, history: np.ndarray):
+    """Heads [A, N, T] of a scenario at the cells: the heads ``observed`` over the
+    history [A, N, Th] plus the flow model's change from the history, ``world`` [A, N, T]
+    (the scenario's heads) minus ``history`` [A, N, Th] (the history's), both taken at
+    the same month, or at the history's last month after it."""
+    last = np.minimum(np.arange(world.shape[2]), observed.shape[2] - 1)
+    return observed[:, :, last] + world - history[:, :, last]
+
+
 def _fill_in_time(values: np.ndarray) -> np.ndarray:
     """[N, T] with every all-NaN month (no well at all) replaced by the nearest month
     that has values."""

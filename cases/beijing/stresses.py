@@ -98,10 +98,6 @@ def history(table, year) -> np.ndarray:
     return np.interp(year, table[:, 0] + 0.5, table[:, 1])
 
 
-def normalised(weights: np.ndarray) -> np.ndarray:
-    return weights / weights.sum()
-
-
 def well_positions(domain: Domain, spec: dict, rng) -> tuple[np.ndarray, np.ndarray]:
     """x, y (m) of the ``spec["wells"]`` wells of a pumping component: around its centre
     (spread as a Gaussian of standard deviation radius_km) or, for irrigation, over the
@@ -194,8 +190,8 @@ class Stresses:
         x, y = self.grid.mesh()
         band = self.domain.front_distance(x.ravel(), y.ravel()).reshape(x.shape) \
             < b["lateral_band"]
-        weights = normalised(transmissivity * band[None])
-        return weights * b["lateral_inflow"] / DAYS_PER_YEAR
+        weights = transmissivity * band[None]
+        return weights / weights.sum() * b["lateral_inflow"] / DAYS_PER_YEAR
 
     # -- recharge -------------------------------------------------------------------
     def river_corridors(self, reach: float = 1.0) -> np.ndarray:
