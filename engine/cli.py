@@ -32,6 +32,11 @@ def cmd_run(args) -> int:
     if args.model:
         from surrogates.neural_solver import load_model
 
+        if args.option:
+            # a fitted model's options are part of what was trained; refuse, not ignore
+            raise InputError("--option", args.option[0],
+                             "options cannot change a fitted model (--model); refit with "
+                             "`landsub fit ... --option`")
         solver = load_model(args.model)
         args.solver = solver.name
     else:

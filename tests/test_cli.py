@@ -90,6 +90,8 @@ def test_fit_then_run_with_the_saved_model(tmp_path):
     assert (tmp_path / "gru" / "metrics.csv").exists()
     assert main(["run", str(manifest), "--model", str(tmp_path / "gru" / "model"),
                  "--out", str(tmp_path / "pred.h5")]) == 0
+    assert main(["run", str(manifest), "--model", str(tmp_path / "gru" / "model"),
+                 "--option", "hidden=8", "--out", str(tmp_path / "x.h5")]) == 2
     fitted = read_result(tmp_path / "gru" / "result.h5")
     again = read_result(tmp_path / "pred.h5")
     assert again.solver == "gru"
