@@ -134,6 +134,15 @@ def _series(result, observed, mask):
     return (("cumulative", sim, observed, mask), ("increment", d_sim, d_obs, d_mask))
 
 
+def pooled_metrics(simulated, observed) -> dict:
+    """Each metric over every finite (simulated, observed) pair of two equal-shaped
+    arrays, pooled: {"n", "rmse_mm", "r2", "pearson_r", "bias_mm"} as floats."""
+    sim = np.asarray(simulated, dtype=np.float64).reshape(1, -1)
+    obs = np.asarray(observed, dtype=np.float64).reshape(1, -1)
+    usable = np.isfinite(sim) & np.isfinite(obs)
+    return {k: float(v[0]) for k, v in _row_metrics(sim, obs, usable).items()}
+
+
 def cell_metrics(result, observed, mask=None) -> pd.DataFrame:
     """One row per cell and series: cell id, observed rate (mm/yr), zone, number of
     evaluated values and each metric (NaN where a cell has too few values)."""
