@@ -28,6 +28,11 @@ class InputError(LandsubError, ValueError):
         self.detail = message
         super().__init__(f"{self.source}: {field}: {message}")
 
+    def __reduce__(self):
+        # rebuilt from its three parts, so an error raised in a Dask worker reaches the
+        # caller as an InputError (the default would pass the formatted message only)
+        return type(self), (self.source, self.field, self.detail)
+
 
 class SolverError(LandsubError, RuntimeError):
     """A solver failed in a way the user can act on (missing executable, no convergence...)."""

@@ -21,6 +21,8 @@ class Solver:
     kind: ClassVar[str] = "physics"          # "physics" | "ml" | "hybrid"
     uses_target_history: ClassVar[bool] = False
     stateful: ClassVar[bool] = False         # True when fit() learns something to save
+    # True when a cell's prediction depends on that cell's inputs only (tiles may split it)
+    cellwise: ClassVar[bool] = True
     defaults: ClassVar[dict] = {}
 
     def __init__(self, **options):

@@ -16,7 +16,7 @@ preconsolidation state (MODFLOW 6 CSUB clips it the same way).
 Options: ``nodes`` cells across a full bed (the default scheme solves the (nodes+1)//2
 cells of one half, the csub scheme all of them), ``substeps`` backward-Euler sub-steps
 per case step, ``scheme`` "default" or "csub" (see ``physics.delay_beds``), ``threads``
-(0 = all Numba threads).
+(0 = the Numba threads the caller has set: all of them unless limited).
 """
 
 from __future__ import annotations
@@ -300,7 +300,7 @@ def _check_status(case, a, label, status):
 @contextmanager
 def _threads(threads: int):
     before = numba.get_num_threads()
-    numba.set_num_threads(threads or numba.config.NUMBA_NUM_THREADS)
+    numba.set_num_threads(threads or before)   # 0: whatever the caller has set
     try:
         yield
     finally:

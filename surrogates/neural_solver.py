@@ -273,6 +273,7 @@ class SelfAttentionSolver(NeuralSolver):
 
 class GeographicLSTMSolver(NeuralSolver):
     network, kind = "gw-lstm", "ml"
+    cellwise = False     # each cell's inputs weigh its neighbours'
 
 
 class PhysicsRNNSolver(NeuralSolver):

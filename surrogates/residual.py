@@ -110,4 +110,5 @@ def residual_class(physics: type, network: type, name: str) -> type:
                 else features + ",baseline"}
     return type(f"Residual[{physics.name}+{network.name}]", (ResidualSolver,),
                 {"name": name, "physics_class": physics, "neural_class": network,
-                 "defaults": defaults, "__module__": __name__})
+                 "defaults": defaults, "__module__": __name__,
+                 "cellwise": physics.cellwise and network.cellwise})
