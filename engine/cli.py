@@ -142,6 +142,15 @@ def cmd_make_case(args) -> int:
     return main_make_case(args.args)
 
 
+#: commands that parse their own arguments: name -> ("module:function", help)
+FORWARDED = {
+    "bench": ("engine.bench:main_bench", "benchmark solvers on one case and split: metrics, "
+                                         "figures, report (`landsub bench --help`)"),
+    "whatif": ("engine.whatif:main_whatif", "a management scenario's effect with its "
+                                            "ensemble uncertainty (`landsub whatif --help`)"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="landsub", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -184,10 +193,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("doctor", help="check the MODFLOW executables")
     d.set_defaults(func=cmd_doctor)
+    for name, (_, text) in FORWARDED.items():
+        sub.add_parser(name, help=text, add_help=False)
     return p
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in FORWARDED:
+        import importlib
+
+        module, function = FORWARDED[argv[0]][0].split(":")
+        return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -46,3 +46,17 @@ def test_held_out_parameters_are_inverse_distance_weighted_in_log_space(fitted):
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     assert solver.log[:9].all() and not solver.log[-1]           # gains/shapes/scales; d
     assert np.all(solver.parameters[:, 2::3][:, :3] <= solver.options["max_scale_days"])
+
+
+def test_max_cells_fits_a_seeded_subset_of_the_training_cells(fitted):
+    case, split, _, _ = fitted
+    subsets = []
+    for seed in (0, 0, 1):
+        solver = make_solver("tfn", noise=False, max_cells=5, seed=seed)
+        assert solver.fit(case, split)["fitted_cells"] == 5
+        assert set(np.flatnonzero(np.isin(case.cells.x, solver.x))) <= \
+            set(split.train_cells(case))
+        subsets.append(tuple(solver.x))
+    assert subsets[0] == subsets[1] != subsets[2]
+    with pytest.raises(Exception, match="max_cells"):
+        make_solver("tfn", max_cells=-1)

@@ -1,0 +1,169 @@
+"""`landsub bench`: every solver on the same case and split, the metrics, figures and
+the report a hydrogeologist reads.
+
+    landsub bench [CASE] [--solvers a,b,...] [--split spatial:0.7|temporal:DATE|both:F:DATE]
+                  [--preset P] [--seed S] [--option SOLVER:KEY=VALUE] [--force] --out DIR
+
+CASE is a case manifest (TOML) or a built-in twin, ``beijing:<size>[:<seed>]`` (made
+once into the cache folder, ~30 s for small). Modules: ``runner`` (fit, predict,
+commit, resume), ``metrics`` (the tidy table), ``figures``, ``claims`` (the seminar's
+claims), ``report``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+from engine.bench.runner import (BASELINE, Plan, load_runs, run_solvers, write_json_atomic,
+                                 write_text_atomic)
+from engine.errors import InputError, LandsubError
+from engine.split import Split
+
+#: The quick start's solvers: about 15 minutes on 2 cores on the small twin.
+QUICK_SOLVERS = ("terzaghi,lstm,pc-rnn,pc-rnn-linear,rnn-cnn,"
+                 "residual:terzaghi+lstm")
+DEFAULT_CASE = "beijing:small"
+HORIZON_THRESHOLD = 0.5
+MAX_HORIZON = 36
+
+
+def cache_folder() -> Path:
+    """Where built-in cases are made: $LANDSUB_CACHE, else ~/.cache/landsub."""
+    return Path(os.environ.get("LANDSUB_CACHE", Path.home() / ".cache" / "landsub"))
+
+
+def resolve_case(spec: str, log=print) -> Path:
+    """The manifest of ``spec``: a path, or ``beijing:<size>[:<seed>]`` (built once)."""
+    if not spec.startswith("beijing:"):
+        return Path(spec)
+    from cases.beijing.make import make_twin
+    from cases.beijing.settings import SIZES
+
+    parts = spec.split(":")
+    size, seed = parts[1], parts[2] if len(parts) > 2 else "0"
+    if size not in SIZES or not seed.isdigit() or len(parts) > 3:
+        raise InputError("command line", "CASE", f'"{spec}" is not beijing:<size>[:<seed>] '
+                         f"with size one of {', '.join(SIZES)}")
+    folder = cache_folder() / f"beijing-{size}-seed{seed}"
+    manifest = folder / "case.toml"
+    if not manifest.exists():
+        log(f"making the built-in twin {spec} in {folder} (once)")
+        partial = folder.with_name(folder.name + ".partial")
+        make_twin(partial, size, int(seed), log=log)
+        partial.rename(folder)
+    return manifest
+
+
+def parse_solver_options(pairs: list[str] | None) -> dict:
+    """["lstm:hidden=64", ...] -> {"lstm": {"hidden": "64"}} (typed later per solver)."""
+    options: dict = {}
+    for pair in pairs or []:
+        target, eq, text = pair.partition("=")
+        solver, sep, key = target.rpartition(":")   # a solver name may hold ":" itself
+        if not (sep and solver and eq and key):
+            raise InputError("--option", pair, 'expected SOLVER:KEY=VALUE, e.g. "lstm:hidden=32"')
+        options.setdefault(solver, {})[key] = text
+    return options
+
+
+def typed_options(name: str, given: dict) -> dict:
+    from engine.registry import parse_option, solver_class
+
+    cls = solver_class(name)
+    return {k: parse_option(cls, k, v) for k, v in given.items()}
+
+
+def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None, seed=0,
+          options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
+          max_horizon=MAX_HORIZON, command="landsub bench", log=print) -> dict:
+    """Run the bench and write every output; returns {"table", "runs", "claims", "report"}."""
+    from engine.bench.claims import seminar_claims
+    from engine.bench.figures import bench_figures
+    from engine.bench.metrics import bench_table, headline_markdown, metrics_markdown
+    from engine.bench.report import write_report
+    from engine.bench.runner import solver_options
+    from engine.caseio import load_case
+    from engine.horizon import horizon_scores, prediction_horizon
+    from engine.registry import solver_class
+
+    started = time.perf_counter()
+    out = Path(out)
+    manifest = resolve_case(case_spec, log)
+    case = load_case(manifest)
+    if case.observations.displacement is None:
+        raise InputError(manifest, "observations.displacement", "a bench needs observed "
+                         "displacement to evaluate against")
+    split = Split.parse(split_text, case, seed=seed, validation_fraction=0.2)
+    names = list(dict.fromkeys([BASELINE] + [s.strip() for s in solvers if s.strip()]))
+    for name in names:
+        solver_class(name)   # unknown names fail before anything runs
+    given = options or {}
+    unknown = set(given) - set(names)
+    if unknown:
+        raise InputError("--option", sorted(unknown)[0], "options for a solver that is not "
+                         "in --solvers")
+    plan = Plan(case=str(manifest), case_name=case.name, split=split.to_dict(), solvers=names,
+                preset=preset, seed=seed,
+                options={n: solver_options(n, preset, seed, typed_options(n, given.get(n, {})))
+                         for n in names})
+    run_solvers(case, split, plan, out, force=force, log=log)
+
+    runs = load_runs(out, plan.solvers)
+    observed = case.observations.displacement
+    test = split.test_mask(case)
+    horizons = {}
+    for name, (result, _) in runs.items():
+        scores = horizon_scores(result.displacement, observed, test, max_horizon)
+        horizons[name] = (scores, prediction_horizon(scores, threshold))
+    table = bench_table(case, split, runs, horizons, BASELINE)
+    write_text_atomic(out / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
+    kinds = {n: r.kind for n, (r, _) in runs.items()}
+    write_text_atomic(out / "metrics.md", metrics_markdown(table, kinds, horizons, threshold))
+    claims = seminar_claims(case, split, table, runs, threshold)
+    write_json_atomic(out / "claims.json", claims)
+    log("drawing figures")
+    figures = bench_figures(out, case, split, runs, table, horizons, threshold)
+    report = write_report(out, case, split, plan, table, runs, horizons, claims, figures,
+                          threshold, command, time.perf_counter() - started)
+    log(headline_markdown(table, kinds))
+    log(f"wrote {report}, {out / 'metrics.csv'}, {out / 'results.h5'} and "
+        f"{len(figures)} figures in {time.perf_counter() - started:.0f} s")
+    return {"table": table, "runs": runs, "claims": claims, "report": report}
+
+
+def main_bench(argv) -> int:
+    p = argparse.ArgumentParser(prog="landsub bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("case", nargs="?", default=DEFAULT_CASE,
+                   help=f"case manifest or beijing:<size>[:<seed>] (default {DEFAULT_CASE})")
+    p.add_argument("--solvers", default=QUICK_SOLVERS,
+                   help=f"comma-separated solver names (default: {QUICK_SOLVERS}); "
+                        f"{BASELINE} is always added")
+    p.add_argument("--split", default="spatial:0.7",
+                   help="spatial:0.7 | temporal:2015-01 | both:0.7:2015-01")
+    p.add_argument("--preset", help="neural presets: fast, default, seminar")
+    p.add_argument("--seed", type=int, default=0, help="split and training seed")
+    p.add_argument("--option", action="append", metavar="SOLVER:KEY=VALUE")
+    p.add_argument("--threshold", type=float, default=HORIZON_THRESHOLD,
+                   help="R² threshold of the prediction horizon")
+    p.add_argument("--max-horizon", type=int, default=MAX_HORIZON, help="months")
+    p.add_argument("--force", action="store_true", help="start afresh instead of resuming")
+    p.add_argument("--out", default="bench-out", help="output folder")
+    args = p.parse_args(argv)
+    try:
+        bench(args.case, args.solvers.split(","), args.split, args.out, args.preset,
+              args.seed, parse_solver_options(args.option), args.force, args.threshold,
+              args.max_horizon, command="landsub bench " + shlex.join(argv))
+    except LandsubError as err:
+        print(f"landsub bench: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("landsub bench: interrupted; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+

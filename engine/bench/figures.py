@@ -1,0 +1,182 @@
+"""The figures of a bench (PNG under DIR/figures), drawn with engine.plots.
+
+Every figure is about the split's test part unless its title says otherwise:
+maps of cumulative displacement and of its error at the last observed month, series at
+four test cells and at the extensometer with most compaction, sim-vs-obs scatter,
+observed-vs-simulated rate-zone confusion, prediction-horizon curves, RMSE per zone,
+the lag-time map of the case, and the attention weights of the attention networks.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from engine import plots
+from engine.bench.metrics import value
+from engine.evaluate import DAYS_PER_YEAR, ZONES, linear_rate, subsidence_zone
+
+MM = 1e3
+DAYS_PER_MONTH = 365.25 / 12
+#: cells whose attention weights are averaged (the first test cells; the cost is the
+#: attention networks' inference, slow per cell)
+ATTENTION_CELLS = 64
+
+
+def last_observed_time(observed: np.ndarray) -> int:
+    """Index of the last time with any observation."""
+    return int(np.flatnonzero(np.isfinite(observed).any(axis=0))[-1])
+
+
+def shown_cells(observed, test_cells: np.ndarray, t_last: int) -> list[int]:
+    """Four test cells worth looking at: the two that subsided most, a median one and
+    the one that rose most (by their observed value at ``t_last``)."""
+    at_last = observed[test_cells, t_last]
+    order = test_cells[np.argsort(np.where(np.isfinite(at_last), at_last, 0.0))]
+    picks = [order[0], order[1], order[len(order) // 2], order[-1]]
+    return list(dict.fromkeys(int(c) for c in picks))
+
+
+def test_rates(case, split, displacement) -> np.ndarray:
+    """[N] mm/yr: least-squares rate over each cell's observed test entries."""
+    observed = case.observations.displacement
+    usable = split.test_mask(case) & np.isfinite(observed)
+    days = (case.times - case.times[0]).astype(np.float64)
+    return linear_rate(days, displacement, usable) * MM * DAYS_PER_YEAR
+
+
+def zone_confusion(case, split, displacement) -> np.ndarray:
+    """[3, 3] counts of test cells: rows observed zone, columns simulated zone, both from
+    rates over the cell's observed test entries."""
+    observed_zone = subsidence_zone(test_rates(case, split, case.observations.displacement))
+    simulated_zone = subsidence_zone(test_rates(case, split, displacement))
+    matrix = np.zeros((len(ZONES), len(ZONES)), dtype=int)
+    for i, zo in enumerate(ZONES):
+        for j, zs in enumerate(ZONES):
+            matrix[i, j] = int(((observed_zone == zo) & (simulated_zone == zs)).sum())
+    return matrix
+
+
+def _extensometer_panels(case, runs):
+    ext = case.observations.extensometers
+    with_compaction = {n: r for n, (r, _) in runs.items() if r.compaction is not None}
+    if not ext or not len(ext["cell"]) or not with_compaction:
+        return None
+    totals = {s: np.abs(ext["compaction"][ext["site"] == s]).max() for s in np.unique(ext["site"])}
+    site = max(totals, key=totals.get)
+    panels = []
+    for a, name in enumerate(case.aquifer_names):
+        pick = (ext["site"] == site) & (ext["aquifer"] == a)
+        if not pick.any():
+            continue
+        times = ext["time"][pick].astype("datetime64[D]")
+        t_index = np.searchsorted(case.times, times)
+        keep = (t_index < case.n_times)
+        observed = np.full(case.n_times, np.nan)
+        observed[t_index[keep]] = ext["compaction"][pick][keep] * MM
+        start, cell = t_index[keep].min(), int(ext["cell"][pick][0])
+        lines = {}
+        for solver, result in with_compaction.items():
+            series = result.compaction[a, cell] * MM
+            lines[solver] = np.where(np.arange(case.n_times) >= start, series - series[start],
+                                     np.nan)
+        panels.append({"title": f"{site}: {name}", "observed": observed, "lines": lines})
+    return site, panels
+
+
+def attention_weights(out: Path, case, split, runs) -> dict:
+    """solver -> [T, W] attention weights averaged over the first test cells."""
+    from surrogates.neural_solver import load_model
+    from engine.bench.runner import folder_name
+
+    weights = {}
+    cells = split.test_cells(case)[:ATTENTION_CELLS]
+    for name in runs:
+        if name not in ("am-gru", "lag-am-gru", "mhsa"):
+            continue
+        model = load_model(out / "solvers" / folder_name(name) / "model")
+        w = model.attention(case, cells)
+        if w.ndim == 5:          # mhsa: [n, heads, layers, T, W] -> the last layer
+            w = w[:, :, -1].mean(axis=1)
+        weights[name] = w.mean(axis=0)
+    return weights
+
+
+def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
+                  threshold: float) -> list[tuple[str, Path]]:
+    """Draw every figure; returns (caption, path) in report order."""
+    from surrogates.features import lag_times
+
+    folder = out / "figures"
+    observed = case.observations.displacement
+    t_last = last_observed_time(observed)
+    test_cells = split.test_cells(case)
+    marked = np.zeros(case.n_cells, dtype=bool)
+    marked[test_cells] = True
+    x, y = case.cells.x, case.cells.y
+    when = str(case.times[t_last])
+    sim = {name: result.displacement * MM for name, (result, _) in runs.items()}
+    drawn = []
+
+    def add(caption, path):
+        drawn.append((caption, path))
+
+    add(f"Cumulative displacement at {when} (mm, up positive; outlined: test cells)",
+        plots.map_panels(folder / "maps.png", x, y,
+                         {"observed": observed[:, t_last] * MM,
+                          **{n: s[:, t_last] for n, s in sim.items()}},
+                         title=f"Cumulative displacement since {case.times[0]} at {when}",
+                         marked=marked))
+    add(f"Error (simulated - observed) at {when} (mm)",
+        plots.map_panels(folder / "errors.png", x, y,
+                         {n: s[:, t_last] - observed[:, t_last] * MM for n, s in sim.items()},
+                         title=f"Error at {when} (mm; > 0: too little subsidence)",
+                         diverging=True, marked=marked))
+    mark = (np.datetime64(split.train_until, "D") if split.train_until else None)
+    add("Time series at four test cells",
+        plots.series_panels(folder / "series.png", case.times, [
+            {"title": f"{case.cells.ids[c]} (test)", "observed": observed[c] * MM,
+             "lines": {n: s[c] for n, s in sim.items()}, "mark": mark}
+            for c in shown_cells(observed, test_cells, t_last)],
+            title="Cumulative displacement at test cells", ylabel="mm (up positive)"))
+    ext = _extensometer_panels(case, runs)
+    if ext:
+        add(f"Compaction at extensometer {ext[0]} (change since the first reading)",
+            plots.series_panels(folder / "extensometers.png", case.times, ext[1],
+                                title=f"Compaction at {ext[0]}", ylabel="mm (shortening +)"))
+    test = split.test_mask(case) & np.isfinite(observed)
+    add("Simulated vs observed cumulative displacement, test entries",
+        plots.scatter_panels(folder / "scatter.png", observed[test] * MM,
+                             {n: s[test] for n, s in sim.items()},
+                             title="Test entries: simulated vs observed"))
+    add("Rate zones of the test cells: observed (rows) vs simulated (columns)",
+        plots.confusion_panels(folder / "zones.png",
+                               {n: zone_confusion(case, split, r.displacement)
+                                for n, (r, _) in runs.items()}, list(ZONES),
+                               title="Rate zones over the test entries"))
+    add("RMSE of cumulative displacement per zone (test)",
+        plots.bar_panels(folder / "zone_rmse.png",
+                         {z: {n: value(table, n, "cumulative", "rmse_mm", z) for n in runs}
+                          for z in ("all",) + ZONES},
+                         title="Cumulative RMSE per rate zone (test)", ylabel="RMSE (mm)"))
+    if horizons:
+        h = next(iter(horizons.values()))[0]["h"]
+        add("Prediction horizon: R² and RMSE of the h-month change by rolling origin",
+            plots.horizon_panels(folder / "horizon.png", h,
+                                 {n: {"r2": s["r2"], "rmse_mm": s["rmse_mm"], "horizon": hz}
+                                  for n, (s, hz) in horizons.items()},
+                                 threshold=threshold, title="Prediction horizon (test)"))
+    lag = lag_times(case) / DAYS_PER_MONTH
+    add("Interbed lag time per aquifer (months, case prior)",
+        plots.map_panels(folder / "lag_time.png", x, y,
+                         {name: lag[a] for a, name in enumerate(case.aquifer_names)
+                          if np.any(lag[a] > 0)},
+                         title="Lag time tau = (b_equiv/2)² Sskv / Kv", label="months",
+                         shared_scale=False))
+    weights = attention_weights(out, case, split, runs)
+    if weights:
+        add("Attention weights over lags (mean over test cells)",
+            plots.attention_panels(folder / "attention.png", weights, case.times,
+                                   title="Attention weight of lag w months"))
+    return drawn

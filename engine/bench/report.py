@@ -1,0 +1,110 @@
+"""report.md of a bench: the tables, the regime-shift reading, the seminar's claims and
+the figures, with how the run was made."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+from engine import __version__
+from engine.bench.claims import claims_markdown
+from engine.bench.runner import write_text_atomic
+from engine.bench.figures import test_rates
+from engine.bench.metrics import (aquifer_markdown, headline_markdown, holdout_markdown,
+                                  horizon_markdown, value, zone_markdown)
+
+DEFINITIONS = (
+    "Metrics on the split's test part. R² = 1 - SSE/SST about the observed mean (not the "
+    "squared correlation). Cumulative: displacement since the first case month; monthly: "
+    "the change between consecutive observations of a cell. Skill vs trend = 1 - MSE / "
+    "MSE(trend): above 0 a solver beats a per-cell linear rate fitted to the training "
+    "observations. Zones by observed rate: rebound > 0, moderate 0 to -30, severe < -30 "
+    "mm/yr. Horizon: the largest lead h (months) at which the R² of the h-month change, "
+    "forecast from every origin as the last observation plus the simulated change, stays "
+    "above the threshold.")
+
+
+def rebound_capture(case, split, displacement) -> tuple[float, int]:
+    """(fraction, count) of test cells rising over their test entries (observed) whose
+    simulated rate there is also > 0."""
+    observed = test_rates(case, split, case.observations.displacement)
+    rising = observed > 0
+    if not rising.any():
+        return np.nan, 0
+    simulated = test_rates(case, split, displacement)
+    return float((simulated[rising] > 0).mean()), int(rising.sum())
+
+
+def regime_shift_markdown(case, split, table, runs) -> str:
+    """Which solvers survive training on one regime and testing on another."""
+    lines = [f"Trained up to {split.train_until}, tested after it. A solver *survives* "
+             "when it beats the trend baseline on the test period (cumulative skill > 0) "
+             "and gets the sign of rising cells right (rebound capture >= 0.5).", "",
+             "| solver | cumulative RMSE (mm) | monthly R² | skill vs trend (cum. / monthly) "
+             "| rebound capture | survives |", "|---|---|---|---|---|---|"]
+    survivors, fallen = [], []
+    for name, (result, _) in runs.items():
+        skill = value(table, name, "cumulative", "skill_vs_trend")
+        capture, rising = rebound_capture(case, split, result.displacement)
+        ok = skill > 0 and (not np.isfinite(capture) or capture >= 0.5)
+        (survivors if ok else fallen).append(name)
+        lines.append(f"| {name} | {value(table, name, 'cumulative', 'rmse_mm'):.2f} | "
+                     f"{value(table, name, 'increment', 'r2'):.3f} | {skill:.3f} / "
+                     f"{value(table, name, 'increment', 'skill_vs_trend'):.3f} | "
+                     + (f"{capture:.2f} of {rising}" if rising else "no rising cell")
+                     + f" | {'yes' if ok else 'no'} |")
+    lines += ["", f"Survive: {', '.join(survivors) or 'none'}. "
+              f"Fall: {', '.join(fallen) or 'none'}."]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(out: Path, case, split, plan, table, runs, horizons, claims, figures,
+                 threshold: float, command: str, seconds: float) -> Path:
+    kinds = {name: result.kind for name, (result, _) in runs.items()}
+    test = split.test_mask(case) & np.isfinite(case.observations.displacement)
+    parts = [
+        f"# landsub bench: {case.name}", "",
+        f"- command: `{command}`",
+        f"- case: {plan.case} ({case.n_cells} cells x {case.n_times} months, "
+        f"{case.times[0]} .. {case.times[-1]})",
+        f"- split: {split.to_dict()} -> {int(test.sum())} test observations at "
+        f"{int(test.any(axis=1).sum())} cells",
+        f"- preset: {plan.preset or 'each solver default'}; seed {plan.seed}; solvers in "
+        f"run order: {', '.join(runs)}",
+        f"- landsub {__version__}, Python {platform.python_version()}, {os.cpu_count()} "
+        f"CPUs, load average at the end {os.getloadavg()[0]:.2f}; report written after "
+        f"{seconds:.0f} s of this invocation (fit and predict times per solver in the table)",
+        "", "## Results on the test part", "", headline_markdown(table, kinds),
+        "", DEFINITIONS, ""]
+    holdouts = holdout_markdown(table)
+    if holdouts:
+        parts += ["## The two holdouts of the split", "",
+                  "The test part of a \"both\" split joins cells never seen in training "
+                  "(before the split date: interpolation in space) and the training cells "
+                  "after the split date (extrapolation in time):", "", holdouts]
+    parts += ["## Per rate zone", "", zone_markdown(table)]
+    aquifers = aquifer_markdown(table)
+    if aquifers:
+        parts += ["## Per aquifer: compaction against the extensometers", "",
+                  "Change since each instrument's first reading, every record (the "
+                  "extensometer cells may be training cells).", "", aquifers]
+    if horizons:
+        parts += ["## Prediction horizon (rolling origin)", "",
+                  horizon_markdown(horizons, threshold)]
+    if split.train_until is not None:
+        parts += ["## Regime shift", "", regime_shift_markdown(case, split, table, runs)]
+    parts += ["## Seminar claim vs this run", "", claims_markdown(claims), "", "## Figures", ""]
+    for caption, path in figures:
+        parts += [f"**{caption}**", "", f"![{caption}]({Path(path).relative_to(out)})", ""]
+    parts += ["## Files", "",
+              "- `results.h5`: one group per solver (xarray: `xr.open_dataset(path, "
+              "engine=\"h5netcdf\", group=NAME)`), displacement [cell, time] m up positive",
+              "- `metrics.csv`: every number, tidy (solver, part, series, zone, statistic, "
+              "metric, value, n_cells, n_values); `metrics.md`: the tables above",
+              "- `solvers/<name>/`: run.json (fit report, seconds), model/ (trained solvers)",
+              f"- `figures/`: {len(figures)} PNG"]
+    return write_text_atomic(out / "report.md", "\n".join(parts) + "\n")
+

@@ -1,0 +1,202 @@
+"""`landsub bench`: fit, predict and store every solver of a list on one case and split.
+
+The run folder holds
+
+    bench.json        what is being run: case, split, preset, seed, solvers, options
+    results.h5        one Result group per finished solver (DESIGN.md layout)
+    solvers/<name>/   run.json (fit report, fit and predict seconds), model/ (if trained)
+
+A solver is committed when its group lands in results.h5 (the write is atomic, and
+run.json and the model are written before it), so a bench killed at any moment
+resumes with the first solver that has no group; ``force`` starts afresh. A folder
+made for another case, split, preset or seed is refused rather than mixed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from engine import __version__
+from engine.errors import InputError
+from engine.result import read_result, result_groups, write_result
+from engine.split import Split
+
+RESULTS_FILE = "results.h5"
+PLAN_FILE = "bench.json"
+RUN_FILE = "run.json"
+BASELINE = "trend"   # every bench runs it: skill is stated against it
+
+
+@dataclass
+class Plan:
+    """What a bench folder is a run of. ``options``: solver name -> its options."""
+
+    case: str
+    case_name: str
+    split: dict
+    solvers: list[str]
+    preset: str | None = None
+    seed: int = 0
+    options: dict = field(default_factory=dict)
+    landsub_version: str = __version__
+
+    def same_run(self, other: "Plan") -> str | None:
+        """The first field in which ``other`` differs from this plan, None if none
+        (the solver list may grow: new solvers are simply run)."""
+        for key in ("case_name", "split", "preset", "seed"):
+            if getattr(self, key) != getattr(other, key):
+                return key
+        for name in set(self.solvers) & set(other.solvers):
+            if self.options.get(name, {}) != other.options.get(name, {}):
+                return f"options of {name}"
+        return None
+
+
+def folder_name(solver: str) -> str:
+    """A file-system name for a solver name ("residual:terzaghi+gru" -> "residual_terzaghi+gru")."""
+    return solver.replace(":", "_").replace("/", "_")
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it onto ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json_atomic(path: Path, payload) -> Path:
+    return write_text_atomic(path, json.dumps(payload, indent=1, default=str) + "\n")
+
+
+def solver_options(name: str, preset: str | None, seed: int, given: dict) -> dict:
+    """The options a solver is built with: the bench's preset and seed where the solver
+    has them (a residual solver passes them to its network), then those given for it."""
+    from engine.registry import solver_class
+
+    defaults = solver_class(name).defaults
+    options = {}
+    if preset is not None and "preset" in defaults:
+        options["preset"] = preset
+    if "seed" in defaults:
+        options["seed"] = seed
+    return {**options, **given}
+
+
+def finished(out: Path) -> list[str]:
+    """Solvers with a committed group in ``out``/results.h5."""
+    path = out / RESULTS_FILE
+    if not path.exists():
+        return []
+    try:
+        return [g for g in result_groups(path) if g is not None]
+    except InputError:
+        return []
+
+
+def prepare(out: Path, plan: Plan, force: bool) -> list[str]:
+    """Make ``out`` ready for ``plan``; returns the solvers already done (to skip)."""
+    saved_path = out / PLAN_FILE
+    if force and out.exists():
+        for item in (RESULTS_FILE, PLAN_FILE, "solvers"):
+            target = out / item
+            if target.is_dir():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+    done = []
+    if saved_path.exists():
+        try:
+            saved = Plan(**json.loads(saved_path.read_text(encoding="utf-8")))
+        except (ValueError, TypeError) as exc:
+            raise InputError(saved_path, "(file)", f"not a bench plan ({exc}); use --force "
+                             "to start this folder afresh") from None
+        differs = saved.same_run(plan)
+        if differs:
+            raise InputError(saved_path, differs, f"this folder holds a bench with a "
+                             f"different {differs}; use another --out, or --force to start "
+                             "afresh")
+        done = [s for s in finished(out) if s in plan.solvers]
+        plan.solvers = list(dict.fromkeys(saved.solvers + plan.solvers))
+        plan.options = {**saved.options, **plan.options}
+    elif (out / RESULTS_FILE).exists():
+        raise InputError(out / RESULTS_FILE, "(file)", "exists without a bench.json; use "
+                         "another --out or --force")
+    write_json_atomic(saved_path, asdict(plan))
+    return done
+
+
+def run_one(case, split: Split, name: str, options: dict, out: Path, log=print) -> dict:
+    """Fit, predict and commit one solver; returns its run record. A fit interrupted
+    with Ctrl-C commits nothing and re-raises KeyboardInterrupt."""
+    from engine.registry import solver_class
+    from surrogates.neural_solver import save_model
+
+    cls = solver_class(name)
+    solver = cls(**options)
+    folder = out / "solvers" / folder_name(name)
+    if folder.exists():
+        shutil.rmtree(folder)   # left by a run killed before its commit
+    started = time.perf_counter()
+    report = solver.fit(case, split)
+    fit_seconds = time.perf_counter() - started
+    if report.get("interrupted"):
+        raise KeyboardInterrupt
+    started = time.perf_counter()
+    result = solver.predict(case)
+    predict_seconds = time.perf_counter() - started
+    result.wall_seconds = predict_seconds
+    result.split = split.to_dict()
+    if cls.stateful:
+        save_model(solver, folder / "model")
+    record = {"solver": name, "kind": cls.kind, "options": options,
+              "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
+              "fit_report": report}
+    write_json_atomic(folder / RUN_FILE, record)
+    write_result(result, out / RESULTS_FILE, group=name)   # the commit
+    log(f"  {name}: fit {fit_seconds:.1f} s, predict {predict_seconds:.2f} s")
+    return record
+
+
+def run_solvers(case, split: Split, plan: Plan, out: Path, force: bool = False,
+                log=print) -> None:
+    """Run every solver of ``plan`` not yet committed in ``out``."""
+    done = prepare(out, plan, force)
+    if done:
+        log(f"resuming {out}: {', '.join(done)} already done")
+    todo = [s for s in plan.solvers if s not in done]
+    try:
+        from tqdm import tqdm
+        progress = tqdm(todo, desc="bench", unit="solver", leave=False)
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        progress = todo
+    for name in progress:
+        log(f"{name}: fitting and predicting on {case.n_cells} cells x {case.n_times} times")
+        run_one(case, split, name, plan.options.get(name, {}), out, log)
+
+
+def load_runs(out: Path, solvers: list[str]) -> dict:
+    """name -> (Result, run record) for the committed solvers of ``solvers``."""
+    runs = {}
+    have = set(finished(out))
+    for name in solvers:
+        if name not in have:
+            continue
+        record = json.loads((out / "solvers" / folder_name(name) / RUN_FILE)
+                            .read_text(encoding="utf-8"))
+        runs[name] = (read_result(out / RESULTS_FILE, group=name), record)
+    return runs
