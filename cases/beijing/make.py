@@ -5,8 +5,9 @@
         [--settings MORE.toml] [--arrays auto|csv|hdf5]
 
 Writes DIR/case.toml (+ CSV or HDF5 arrays, observations, README.md, figures/) that
-solvers read, and DIR/truth/ (truth.h5, the fact-check table, the flow model's input
-files and listing, figures) that they never read.
+solvers read, DIR/generator.json (how the twin was made, for `landsub whatif`), and
+DIR/truth/ (truth.h5, the fact-check table, the flow model's input files and listing,
+figures) that they never read.
 
 Steps: the flow model (MODFLOW 6) of the history, and of the scenario if one is given;
 the truth (terzaghi, high fidelity) at the observed points and on a map grid; the
@@ -42,6 +43,7 @@ from cases.beijing.truth import DAYS_PER_MONTH, TruthFields
 from cases.beijing.world import run_world
 
 HEADS = ("interpolated", "exact")
+GENERATOR_RECORD = "generator.json"
 
 
 def month_axis(first, last) -> np.ndarray:
@@ -161,6 +163,8 @@ def make_twin(out, size="small", seed=0, heads_mode="interpolated", scenario_pat
                       Observations(displacement=displacement, extensometers=extensometers,
                                    wells=wells))
     manifest = write_case_files(case, out, arrays)
+    write_generator_record(out, size, seed, heads_mode, settings_path, settings["prior"],
+                           scenario_path, end if scenario else None)
 
     groups = [f"parameters/aquifer_{a}" for a in range(len(domain.aquifer_names))]
     table = fact_table(domain, MapTruth(map_grid, history.dates, history.map_displacement),
@@ -187,6 +191,25 @@ def make_twin(out, size="small", seed=0, heads_mode="interpolated", scenario_pat
     log(f"wrote {manifest} ({case.n_cells} cells x {case.n_times} months) and {truth_dir} "
         f"in {seconds:.1f} s")
     return {"manifest": manifest, "seconds": seconds, "facts": table, "case": case}
+
+
+def write_generator_record(folder: Path, size, seed, heads_mode, settings_path, prior: dict,
+                           scenario_path, until) -> None:
+    """``generator.json`` beside case.toml: how to make this twin again (``landsub
+    whatif`` re-runs it under scenarios) and the prior's ln-standard deviations, the
+    spread of the ensembles perturbing its parameters. Paths are absolute, so the record
+    holds wherever it is read from."""
+    def absolute(path):
+        return None if path is None else str(Path(path).resolve())
+
+    record = {"generator": "beijing", "size": size, "seed": seed, "heads": heads_mode,
+              "settings": absolute(settings_path),
+              "prior_spread": {"thickness": prior["thickness_error"],
+                               "kv": prior["kv_error"], "storage": prior["storage_error"]},
+              "scenario": absolute(scenario_path),
+              "until": None if until is None else str(until)}
+    (folder / GENERATOR_RECORD).write_text(json.dumps(record, indent=1) + "\n",
+                                           encoding="utf-8")
 
 
 def write_truth(folder: Path, worlds, case_times, ids, x, y, map_grid, table,

@@ -1,0 +1,82 @@
+"""The same what-if ensemble on 1 and on 2 local Dask workers: identical results, wall
+times and speed-up (issue goal >= 1.7x on 2 cores).
+
+    python benchmarks/dask_ensemble.py WHATIF_DIR [--solver lstm --preset fast --members 4]
+
+WHATIF_DIR is the output folder of a `landsub whatif` run (its cases/baseline and
+cases/scenario are reused, so the timing is the ensemble's alone). Cluster start-up is
+timed apart from the ensemble. Writes benchmarks/results/dask_ensemble.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import os
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from engine.distributed import local_cluster, run_tasks
+from engine.whatif import PARAMETERS, DEFAULT_SPREAD, ensemble, member_options, run_member
+
+RESULTS = Path(__file__).parent / "results" / "dask_ensemble.json"
+
+
+def timed_ensemble(items, workers: int) -> tuple[list, float, float]:
+    """(member runs, ensemble seconds, cluster start-up seconds) on ``workers`` workers."""
+    started = time.perf_counter()
+    with local_cluster(workers) as cluster:
+        startup = time.perf_counter() - started
+        begun = time.perf_counter()
+        runs = run_tasks(run_member, items, scheduler=cluster.scheduler_address,
+                         progress=False)
+        return runs, time.perf_counter() - begun, startup
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("whatif_dir")
+    p.add_argument("--solver", default="lstm")
+    p.add_argument("--preset", default="fast")
+    p.add_argument("--members", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    folder = Path(args.whatif_dir) / "cases"
+    cases = SimpleNamespace(baseline=folder / "baseline" / "case.toml",
+                            scenario=folder / "scenario" / "case.toml")
+    from engine.caseio import load_case
+
+    n_aquifers = len(load_case(cases.baseline).aquifers)
+    items, how = ensemble(args.solver, member_options(args.solver, args.preset), cases,
+                          n_aquifers, args.members, args.seed,
+                          {p: DEFAULT_SPREAD[p] for p in PARAMETERS})
+    load = os.getloadavg()[0]
+    timings = {}
+    outputs = {}
+    for workers in (1, 2):
+        runs, seconds, startup = timed_ensemble(items, workers)
+        outputs[workers] = runs
+        timings[workers] = {"ensemble_seconds": seconds, "startup_seconds": startup}
+        print(f"{workers} worker(s): ensemble {seconds:.1f} s (cluster start-up {startup:.1f} s)")
+    identical = all(np.array_equal(a.baseline, b.baseline) and np.array_equal(a.scenario, b.scenario)
+                    for a, b in zip(outputs[1], outputs[2]))
+    speedup = timings[1]["ensemble_seconds"] / timings[2]["ensemble_seconds"]
+    print(f"{args.solver} x {args.members} members ({how}): speed-up {speedup:.2f}x; "
+          f"identical results: {identical}")
+    record = {"created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+              "cpus": os.cpu_count(), "load_average_at_start": load,
+              "whatif_dir": str(args.whatif_dir), "solver": args.solver,
+              "preset": args.preset, "members": args.members, "seed": args.seed,
+              "ensemble": how, "timings": timings, "speedup": speedup,
+              "identical": identical, "goal_speedup": 1.7}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+    return 0 if identical else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
