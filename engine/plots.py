@@ -184,8 +184,9 @@ def map_panels(path, x, y, panels: dict, *, title: str, label: str = "mm",
                          norm=norm, lw=0)
         if marked is not None:
             out = ~missing & marked
-            ax.scatter(x[out] / KM, y[out] / KM, c=v[out], s=size, cmap=cmap, norm=norm,
-                       edgecolors="black", linewidths=0.6)
+            # larger, with a thin edge: a small marker's edge would hide its colour
+            ax.scatter(x[out] / KM, y[out] / KM, c=v[out], s=2.5 * size, cmap=cmap,
+                       norm=norm, edgecolors="black", linewidths=0.3)
         ax.set_aspect("equal")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("easting (km)")
