@@ -14,14 +14,20 @@ import argparse
 import datetime as _dt
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 
-from engine.distributed import local_cluster, run_tasks
-from engine.whatif import PARAMETERS, DEFAULT_SPREAD, ensemble, member_options, run_member
+# run as a script, benchmarks/ comes first on the path and its surrogates.py would hide
+# the surrogates package
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine.distributed import local_cluster, run_tasks  # noqa: E402
+from engine.whatif import (DEFAULT_SPREAD, PARAMETERS, ensemble, member_options,  # noqa: E402
+                           run_member)
 
 RESULTS = Path(__file__).parent / "results" / "dask_ensemble.json"
 

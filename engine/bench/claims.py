@@ -107,10 +107,11 @@ def horizon_claim(table, runs, threshold: float) -> dict:
     h = value(table, "pc-rnn", "horizon", "horizon_months")
     if not np.isfinite(h):
         return _row(claim, seminar, "no horizon (no test pairs)", "not tested")
-    verdict = "reproduced" if h >= HORIZON_MONTHS else "not reproduced"
     at = value(table, "pc-rnn", "horizon", "r2", statistic=f"h={HORIZON_MONTHS}")
-    return _row(claim, seminar, f"{h:.0f} months with R² of the h-month change >= "
-                f"{threshold} (R² at {HORIZON_MONTHS} months: {at:.2f})", verdict)
+    # "reliable up to 19 months" is a statement about the 19-month lead itself
+    verdict = "reproduced" if at >= threshold else "not reproduced"
+    return _row(claim, seminar, f"R² of the {HORIZON_MONTHS}-month change {at:.2f} "
+                f"(threshold {threshold}); horizon {h:.0f} months", verdict)
 
 
 def zone_correlation_claim(case, split, runs) -> dict:

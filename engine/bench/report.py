@@ -23,8 +23,9 @@ DEFINITIONS = (
     "MSE(trend): above 0 a solver beats a per-cell linear rate fitted to the training "
     "observations. Zones by observed rate: rebound > 0, moderate 0 to -30, severe < -30 "
     "mm/yr. Horizon: the largest lead h (months) at which the R² of the h-month change, "
-    "forecast from every origin as the last observation plus the simulated change, stays "
-    "above the threshold.")
+    "forecast from every origin as the last observation plus the simulated change, is "
+    "above the threshold. Short leads score low for every solver: over one month the "
+    "observation noise (several mm) is as large as the change itself.")
 
 
 def rebound_capture(case, split, displacement) -> tuple[float, int]:
