@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from engine import plots
+from engine.bench.claims import DAYS_PER_MONTH
 from engine.bench.metrics import value
 from engine.evaluate import DAYS_PER_YEAR, ZONES, linear_rate, subsidence_zone
 
 MM = 1e3
-DAYS_PER_MONTH = 365.25 / 12
 #: cells whose attention weights are averaged (the first test cells; the cost is the
 #: attention networks' inference, slow per cell)
 ATTENTION_CELLS = 64
