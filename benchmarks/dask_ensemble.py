@@ -25,8 +25,8 @@ import numpy as np
 # the surrogates package
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.distributed import local_cluster, run_tasks  # noqa: E402
-from engine.whatif import (DEFAULT_SPREAD, PARAMETERS, ensemble, member_options,  # noqa: E402
+from engine.app.distributed import local_cluster, run_tasks  # noqa: E402
+from engine.app.whatif import (DEFAULT_SPREAD, PARAMETERS, ensemble, member_options,  # noqa: E402
                            run_member)
 
 RESULTS = Path(__file__).parent / "results" / "dask_ensemble.json"

@@ -1,4 +1,4 @@
-"""Speed-up of ``predict_tiles`` (engine.distributed) from 1 to 2 local Dask workers.
+"""Speed-up of ``predict_tiles`` (engine.app.distributed) from 1 to 2 local Dask workers.
 
 The ``terzaghi`` solver (default options unless ``--option`` says otherwise; one Numba
 thread per worker) predicts a case cut into tiles of ``--tile-cells`` cells on a local
@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.caseio import load_case  # noqa: E402
-from engine.distributed import local_cluster, predict_tiles, run_tasks  # noqa: E402
+from engine.app.distributed import local_cluster, predict_tiles, run_tasks  # noqa: E402
 from engine.registry import parse_option  # noqa: E402
 from physics.solver import TerzaghiSolver  # noqa: E402
 

@@ -1,70 +1,108 @@
-"""Solver names -> classes. Adding a model is one module and one line in ``BUILTIN``.
+"""Solver names -> classes.
 
-Classes are imported only when asked for, so ``import engine`` never pulls torch or
-flopy. ``residual:<physics>+<ml>`` names are composed on the fly.
+Every solver registers itself in its own module (``@register("name")`` on its class);
+the modules that hold solvers are found through the ``landsub.solvers`` entry points of
+the installed packages (landsub's own are in setup.cfg), and imported only when a name
+is asked for, so ``import engine`` pulls neither torch nor flopy. A provider that cannot
+be imported (the networks without the ``ml`` extra) is reported, not fatal: the other
+solvers keep working.
+
+Composed names (``residual:<physics>+<ml>``, ...) come from ``register_composition``:
+a prefix, its syntax for users, and a factory that builds the class from the rest of
+the name.
 """
 
 from __future__ import annotations
 
-import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Callable
 
 from engine.errors import InputError, suggest
 
-# name -> "module:Class"
-BUILTIN: dict[str, str] = {
-    "terzaghi": "physics.solver:TerzaghiSolver",
-    "mf6-csub": "physics.modflow.mf6_csub:Mf6CsubSolver",
-    "mf-sub": "physics.modflow.mf_sub:MfSubSolver",
-    "zero": "surrogates.baselines:ZeroSolver",
-    "trend": "surrogates.baselines:TrendSolver",
-    "tfn": "surrogates.tfn:TFNSolver",
-    "rnn": "surrogates.neural_solver:RNNSolver",
-    "lstm": "surrogates.neural_solver:LSTMSolver",
-    "gru": "surrogates.neural_solver:GRUSolver",
-    "rnn-cnn": "surrogates.neural_solver:RNNCNNSolver",
-    "am-gru": "surrogates.neural_solver:AttentionGRUSolver",
-    "lag-am-gru": "surrogates.neural_solver:LagAttentionGRUSolver",
-    "mhsa": "surrogates.neural_solver:SelfAttentionSolver",
-    "gw-lstm": "surrogates.neural_solver:GeographicLSTMSolver",
-    "pc-rnn": "surrogates.neural_solver:PhysicsRNNSolver",
-    "pc-rnn-linear": "surrogates.neural_solver:LinearPhysicsRNNSolver",
-}
+ENTRY_POINT_GROUP = "landsub.solvers"
 
 _registered: dict[str, type] = {}
 
 
-def register(name: str, cls: type) -> type:
-    """Register a solver class under ``name`` (for plug-ins and tests)."""
-    _registered[name] = cls
-    return cls
+@dataclass(frozen=True)
+class Composition:
+    """A family of composed solver names: ``prefix:<rest>`` -> ``factory(rest, name)``."""
+
+    prefix: str
+    syntax: str                       # e.g. "residual:<physics>+<ml>"
+    summary: str                      # one line for `landsub solvers`
+    example: str
+    factory: Callable[[str, str], type]
+
+
+_compositions: dict[str, Composition] = {}
+_unavailable: dict[str, str] = {}     # provider -> why it could not be imported
+_providers_loaded = False
+
+
+def register(name: str, cls: type | None = None):
+    """Register a solver class under ``name``; used as ``@register("name")`` on the
+    class in its own module, or called as ``register(name, cls)`` (plug-ins, tests)."""
+    def add(klass: type) -> type:
+        _registered[name] = klass
+        return klass
+
+    return add if cls is None else add(cls)
+
+
+def register_composition(prefix: str, syntax: str, summary: str, example: str,
+                         factory: Callable[[str, str], type]) -> None:
+    """Register a composed form: names ``prefix:<rest>`` are built by
+    ``factory(rest, full_name)`` (which may look up its parts with ``solver_class``)."""
+    _compositions[prefix] = Composition(prefix, syntax, summary, example, factory)
+
+
+def load_providers() -> dict[str, str]:
+    """Import every module declared under the ``landsub.solvers`` entry points (once).
+    Returns the providers that could not be imported, with the reason."""
+    global _providers_loaded
+    if not _providers_loaded:
+        _providers_loaded = True
+        for point in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda p: p.name):
+            try:
+                point.load()
+            except ImportError as err:
+                _unavailable[point.name] = f"{point.value}: {err}"
+    return dict(_unavailable)
 
 
 def names() -> list[str]:
-    return sorted(set(BUILTIN) | set(_registered))
+    """Every registered solver name (composed forms are in ``compositions()``)."""
+    load_providers()
+    return sorted(_registered)
 
 
-#: "module:function" composing residual:<physics>+<ml> from the two classes
-RESIDUAL = "surrogates.residual:residual_class"
-_RESIDUAL_PREFIX = "residual:"
+def compositions() -> list[Composition]:
+    load_providers()
+    return [_compositions[p] for p in sorted(_compositions)]
+
+
+def _unknown(name: str) -> InputError:
+    missing = "".join(f"; provider {p} is not available ({why})"
+                      for p, why in _unavailable.items())
+    forms = ", ".join(c.syntax for c in _compositions.values())
+    return InputError("solver name", "solver",
+                      f'unknown solver "{name}"{suggest(name, names())}; known: '
+                      f"{', '.join(names())}" + (f"; composed: {forms}" if forms else "")
+                      + missing)
 
 
 def solver_class(name: str) -> type:
     if name in _registered:
         return _registered[name]
-    if name.startswith(_RESIDUAL_PREFIX):
-        physics, plus, ml = name[len(_RESIDUAL_PREFIX):].partition("+")
-        if not (physics and plus and ml):
-            raise InputError("solver name", "solver", f'"{name}" is not of the form '
-                             '"residual:<physics>+<ml>", e.g. "residual:terzaghi+gru"')
-        module, factory = RESIDUAL.split(":")
-        return getattr(importlib.import_module(module), factory)(
-            solver_class(physics), solver_class(ml), name)
-    if name not in BUILTIN:
-        raise InputError("solver name", "solver",
-                         f'unknown solver "{name}"{suggest(name, names())}; '
-                         f"known: {', '.join(names())}")
-    module, cls = BUILTIN[name].split(":")
-    return getattr(importlib.import_module(module), cls)
+    load_providers()
+    if name in _registered:
+        return _registered[name]
+    prefix, colon, rest = name.partition(":")
+    if colon and prefix in _compositions:
+        return _compositions[prefix].factory(rest, name)
+    raise _unknown(name)
 
 
 def parse_option(solver_cls: type, key: str, text: str):

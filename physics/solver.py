@@ -28,6 +28,7 @@ import numba
 import numpy as np
 
 from engine.errors import InputError, SolverError, suggest
+from engine.registry import register
 from engine.result import Result
 from engine.solver import Solver
 from physics import delay_beds, instant_beds
@@ -37,6 +38,7 @@ from physics.storage import compression_coefficient, stress_head
 MAX_ITERATIONS = 100
 
 
+@register("terzaghi")
 class TerzaghiSolver(Solver):
     name = "terzaghi"
     kind = "physics"

@@ -16,6 +16,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from engine.errors import InputError, SolverError
+from engine.registry import register
 from engine.evaluate import linear_rate
 from engine.result import Result
 from engine.solver import Solver
@@ -24,6 +25,7 @@ from engine.split import Split
 _STATE_FILE = "trend.json"
 
 
+@register("zero")
 class ZeroSolver(Solver):
     name = "zero"
     kind = "ml"
@@ -33,6 +35,7 @@ class ZeroSolver(Solver):
                                np.zeros((case.n_cells, case.n_times)), options=self.options)
 
 
+@register("trend")
 class TrendSolver(Solver):
     name = "trend"
     kind = "ml"

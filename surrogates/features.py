@@ -30,7 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.errors import InputError
-from physics.terzaghi import lag_time
+from physics.analytical import lag_time
 
 #: Unit weight of water, kN/m^3: one metre of head is GAMMA_W kPa of effective stress.
 GAMMA_W = 9.80665
@@ -103,7 +103,7 @@ def lag_times(case) -> np.ndarray:
         weight = counts * b
         sskv = np.array([_sskv(ib, case, a) for ib in beds])
         kv = np.array([ib.kv for ib in beds])
-        # physics.terzaghi.equivalent_thickness over the beds, each system's bed
+        # physics.analytical.equivalent_thickness over the beds, each system's bed
         # repeated ``count`` times; written with weights so that counts may be fractional
         b_equiv = np.sqrt((counts * b * b).sum(0) / counts.sum(0))
         tau[a] = lag_time(b_equiv, (weight * kv).sum(0) / weight.sum(0),

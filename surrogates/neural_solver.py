@@ -34,6 +34,7 @@ from safetensors.torch import load_file, save_file
 
 from engine import __version__
 from engine.errors import InputError, SolverError
+from engine.registry import register
 from engine.result import Result
 from engine.solver import Solver
 from engine.split import Split
@@ -89,6 +90,7 @@ class NeuralSolver(Solver):
         if cls.network:
             cls.name = cls.name or cls.network
             cls.defaults = {"preset": "default", **network_defaults(cls.network)}
+            register(cls.name, cls)
 
     def __init__(self, **options):
         super().__init__(**options)

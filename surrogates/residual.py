@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from engine.errors import InputError, SolverError
+from engine.registry import register_composition
 from engine.result import Result
 from engine.solver import Solver
 from surrogates.neural_solver import NeuralSolver
@@ -112,3 +113,18 @@ def residual_class(physics: type, network: type, name: str) -> type:
                 {"name": name, "physics_class": physics, "neural_class": network,
                  "defaults": defaults, "__module__": __name__,
                  "cellwise": physics.cellwise and network.cellwise})
+
+
+def _compose(rest: str, name: str) -> type:
+    from engine.registry import solver_class
+
+    physics, plus, network = rest.partition("+")
+    if not (physics and plus and network):
+        raise InputError("solver name", "solver", f'"{name}" is not of the form '
+                         '"residual:<physics>+<ml>", e.g. "residual:terzaghi+gru"')
+    return residual_class(solver_class(physics), solver_class(network), name)
+
+
+register_composition("residual", "residual:<physics>+<ml>",
+                     "a network learns the correction to a physics solver",
+                     "residual:terzaghi+lstm", _compose)

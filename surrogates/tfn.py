@@ -33,6 +33,7 @@ import pandas as pd
 from safetensors.numpy import load_file, save_file
 
 from engine.errors import InputError, SolverError
+from engine.registry import register
 from engine.result import Result
 from engine.solver import Solver
 from engine.split import Split
@@ -74,6 +75,7 @@ def _model(ps, case, cell: int, oseries: pd.Series, max_scale: float):
     return model
 
 
+@register("tfn")
 class TFNSolver(Solver):
     name = "tfn"
     kind = "ml"

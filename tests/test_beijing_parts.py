@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine.errors import InputError
-from physics.terzaghi import equivalent_thickness as terzaghi_equivalent, lag_time
+from physics.analytical import equivalent_thickness as terzaghi_equivalent, lag_time
 from cases.beijing.domain import Domain, polyline_distance
 from cases.beijing.fields import Grid, bilinear, random_fields
 from cases.beijing.scenario import load_scenario, parse_scenario
@@ -92,7 +92,7 @@ def test_bed_systems_keep_the_equivalent_thickness_and_the_clay_budget():
     np.testing.assert_allclose(thickness / thickness[0], np.broadcast_to(
         ratios / ratios[0], thickness.shape), rtol=1e-12)
     np.testing.assert_allclose(equivalent_thickness(thickness, count), b, rtol=1e-12)
-    # MODFLOW's b_equiv of an explicit list of beds (physics.terzaghi) agrees
+    # MODFLOW's b_equiv of an explicit list of beds (physics.analytical) agrees
     k = 7
     beds = np.repeat(thickness[:, k], np.round(count[:, k] * 1000).astype(int))
     assert terzaghi_equivalent(beds) == pytest.approx(

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from engine.caseio import load_case
-from engine.cli import main as landsub
+from engine.app.cli import main as landsub
 from engine.evaluate import evaluate
 from engine.result import read_result
 from cases.beijing.make import main_make_case, make_twin

@@ -18,10 +18,10 @@ import pytest
 import xarray as xr
 
 from cases.synthetic import synthetic_case
-from engine.bench import bench, main_bench
-from engine.bench.claims import seminar_claims
-from engine.bench.metrics import compaction_rows, value
-from engine.bench.runner import finished
+from engine.app.bench import bench, main_bench
+from engine.app.bench.claims import seminar_claims
+from engine.app.bench.metrics import compaction_rows, value
+from engine.app.bench.runner import finished
 from engine.caseio import load_case, write_case
 from engine.errors import InputError
 from engine.evaluate import evaluate
@@ -125,7 +125,7 @@ def test_bad_arguments_exit_2_with_one_line(case_path, tmp_path, capsys):
 def test_sigkill_midway_then_resume_gives_the_same_files(case_path, done, tmp_path):
     reference, _ = done
     out = tmp_path / "killed"
-    command = [sys.executable, "-m", "engine.cli", "bench", str(case_path), "--solvers",
+    command = [sys.executable, "-m", "engine.app.cli", "bench", str(case_path), "--solvers",
                ",".join(SOLVERS), "--preset", "fast", "--out", str(out)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
@@ -147,7 +147,7 @@ def test_sigkill_midway_then_resume_gives_the_same_files(case_path, done, tmp_pa
 
 
 def test_a_both_split_separates_its_two_holdouts(case_path):
-    from engine.bench.metrics import holdout_masks
+    from engine.app.bench.metrics import holdout_masks
 
     case = load_case(case_path)
     split = Split.parse("both:0.7:2006-01", case, seed=1, validation_fraction=0.2)

@@ -9,12 +9,12 @@ import pytest
 import xarray as xr
 
 from cases import VERIFICATION_DIR
-from engine.cli import main
+from engine.app.cli import main
 from engine.result import read_result
 
 
 def landsub(*args):
-    return subprocess.run([sys.executable, "-m", "engine.cli", *args],
+    return subprocess.run([sys.executable, "-m", "engine.app.cli", *args],
                           capture_output=True, text=True)
 
 
@@ -62,7 +62,7 @@ def test_solvers_lists_the_registry(capsys):
     (["info", str(VERIFICATION_DIR / "column-cells.csv")], ["column-cells.csv"]),
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, args, words):
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "engine.app.cli", *args], capture_output=True,
                           text=True, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -72,7 +72,7 @@ def test_bad_input_exits_2_with_one_message(tmp_path, args, words):
 
 
 def test_verify_passes_every_case_and_writes_its_table_and_figures(tmp_path):
-    from physics.verification import run_verification
+    from engine.app.verify import run_verification
 
     assert run_verification(out_dir=tmp_path, refinement=False)
     assert (tmp_path / "verification.md").read_text().count("True") == 6

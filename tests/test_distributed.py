@@ -1,4 +1,4 @@
-"""engine.distributed: work as Dask tasks on spawned local workers, a remote scheduler or
+"""engine.app.distributed: work as Dask tasks on spawned local workers, a remote scheduler or
 in this process; thread pools pinned inside the workers; errors and Ctrl-C reach the
 caller; tiles of a case stitched back equal the whole-case prediction bit for bit."""
 
@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import distributed
+from engine.app import distributed
 from engine.case import build_case
 from engine.caseio import load_case
-from engine.distributed import local_cluster, predict_tiles, run_tasks
+from engine.app.distributed import local_cluster, predict_tiles, run_tasks
 from engine.errors import InputError
 from engine.solver import Solver
 from physics.solver import TerzaghiSolver
@@ -122,7 +122,7 @@ def test_too_many_threads_for_the_process_are_refused():
 _INTERRUPTED = """
 import sys, time
 from pathlib import Path
-from engine.distributed import run_tasks
+from engine.app.distributed import run_tasks
 
 def wait(marker):
     Path(marker).touch()

@@ -11,7 +11,7 @@ import pytest
 from engine.case import Aquifer, Case, Cells, Compressible, Geostatic
 from engine.errors import InputError, SolverError
 from engine.registry import make_solver
-from physics import terzaghi
+from physics import analytical
 from physics.modflow import executables, mf6_csub
 from physics.modflow.mf6_csub import CSUB_OPTIONS_6_4_1, Mf6CsubSolver
 
@@ -148,7 +148,7 @@ def test_delay_bed_error_against_terzaghi_falls_with_more_delay_cells():
     compaction on a step load; the error falls as the bed is refined. Four substeps a
     day keep the time error of the 1-day ramp small."""
     case = terzaghi_case()
-    exact = terzaghi.compaction_piecewise_linear(case.days, [0, 1], [0, -1], 1.0, 2.5e-6,
+    exact = analytical.compaction_piecewise_linear(case.days, [0, 1], [0, -1], 1.0, 2.5e-6,
                                                  1e-2)
     ultimate = 1e-2
     errors = {}
@@ -172,7 +172,7 @@ def test_stale_delay_bed_flag_is_accepted_and_harmless(tmp_path, monkeypatch):
     case = terzaghi_case()
     result = Mf6CsubSolver().predict(case)
     assert seen and seen[0] > 0
-    exact = terzaghi.compaction_piecewise_linear(case.days, [0, 1], [0, -1], 1.0, 2.5e-6,
+    exact = analytical.compaction_piecewise_linear(case.days, [0, 1], [0, -1], 1.0, 2.5e-6,
                                                  1e-2)
     assert abs(result.compaction[0, 0, -1] - exact[-1]) < 2e-4 * 1e-2
 
@@ -250,7 +250,7 @@ def test_three_aquifers_with_every_material():
         else:
             m = aq.interbeds[int(label[len("interbeds["):-1])]
             for j in range(case.n_cells):
-                exact = m.count[j] * terzaghi.compaction_piecewise_linear(
+                exact = m.count[j] * analytical.compaction_piecewise_linear(
                     case.days, case.days, aq.head[j], m.thickness[j], m.kv[j], m.sskv[j])
                 # MODFLOW's delay-bed discretisation error: a few % of the compaction
                 assert np.abs(values[j] - exact).max() < 0.03 * np.abs(exact).max()

@@ -8,7 +8,7 @@ from engine.case import build_case
 from engine.conformance import check_solver
 from physics.modflow.mf6_csub import Mf6CsubSolver
 from physics.solver import TerzaghiSolver
-from physics.verification import terzaghi_step_case
+from engine.app.verify import terzaghi_step_case
 
 
 def column_case():
@@ -52,7 +52,7 @@ def test_csub_mirror_agrees_with_modflow_6(make_case, nodes, substeps):
 def test_modflow_delay_bed_error_is_what_csub_documents_and_ours_is_smaller():
     """MODFLOW 6 CSUB's 19-cell delay bed is off by about 1 % of ultimate on a step
     load (t >= 0.01 tau), falling with more cells; the default scheme is well under it."""
-    from physics.verification import compare
+    from engine.app.verify import compare
 
     case = terzaghi_step_case()
     errors = {n: compare(case, Mf6CsubSolver(ndelaycells=n).predict(case))[0]

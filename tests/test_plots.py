@@ -7,8 +7,8 @@ import matplotlib.image as mpimg
 import numpy as np
 import pytest
 
-from engine import plots
-from engine.registry import BUILTIN
+from engine.app import plots
+from engine.registry import names
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RNG = np.random.default_rng(7)
@@ -119,7 +119,7 @@ def test_map_draws_missing_values_grey(tmp_path):
 
 
 def test_solver_colours_distinct_for_registered_solvers():
-    colours = [plots.solver_colour(name) for name in BUILTIN]
+    colours = [plots.solver_colour(name) for name in names()]
     assert len(set(colours)) == len(colours)
     assert plots.solver_colour("residual:terzaghi+gru") in plots._PALETTE
 

@@ -6,7 +6,7 @@ import pytest
 from scipy.integrate import quad
 from scipy.linalg import eigh_tridiagonal
 
-from physics.terzaghi import (compaction_piecewise_linear, degree_of_consolidation,
+from physics.analytical import (compaction_piecewise_linear, degree_of_consolidation,
                               equivalent_thickness, excess_head, lag_time, ramp_integral,
                               step_compaction)
 

@@ -9,9 +9,9 @@ from engine.errors import InputError
 from engine.registry import make_solver
 from physics.solver import TerzaghiSolver
 from physics.storage import LOG10_E
-from physics.terzaghi import compaction_piecewise_linear
+from physics.analytical import compaction_piecewise_linear
 from engine.case import build_case
-from physics.verification import refinement_table, terzaghi_error
+from engine.app.verify import refinement_table, terzaghi_error
 
 MONTHS = np.round(np.arange(241) * 30.4375).astype(int)
 YEARS = MONTHS / 365.25

@@ -1,4 +1,4 @@
-"""`landsub whatif` (engine.whatif): head transforms and the seasonal continuation of a
+"""`landsub whatif` (engine.app.whatif): head transforms and the seasonal continuation of a
 case without a flow model, the ensemble (perturbed physics, reseeded networks), the
 outputs and their atomic replacement. Fast tests run on a small synthetic case; the
 Beijing twin (flow model re-run under a pumping cut) and the Dask cluster are behind the
@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from cases.synthetic import synthetic_case
-from engine import whatif as wi
+from engine.app import whatif as wi
 from engine.caseio import load_case, write_case
 from engine.errors import InputError
 from engine.registry import make_solver

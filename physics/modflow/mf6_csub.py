@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError, SolverError
+from engine.registry import register
 from physics.modflow.listing import failure_message
 from physics.modflow.runner import CompactionParts, ModflowSolver, material_labels
 
@@ -149,6 +150,7 @@ def effective_stress_layering(case) -> Layering:
     return Layering(land.copy(), np.array(botms), np.array(heads), np.array(layer_of))
 
 
+@register("mf6-csub")
 class Mf6CsubSolver(ModflowSolver):
     """MODFLOW 6 CSUB (see the module docstring for how the model is built).
 

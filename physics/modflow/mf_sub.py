@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import InputError, SolverError
+from engine.registry import register
 from physics.modflow.arrayfile import read_records
 from physics.modflow.listing import failure_message
 from physics.modflow.runner import CompactionParts, ModflowSolver, material_labels
@@ -43,6 +44,7 @@ SUB_OUTPUT_UNIT = 1051
 PROGRAMS = ("mfnwt", "mf2005")
 
 
+@register("mf-sub")
 class MfSubSolver(ModflowSolver):
     """MODFLOW-NWT/2005 SUB (see the module docstring for how the model is built).
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.bench.metrics import value
+from engine.app.bench.metrics import value
 from engine.evaluate import ZONES, cell_metrics
 
 DAYS_PER_MONTH = 365.25 / 12

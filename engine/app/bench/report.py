@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 
 from engine import __version__
-from engine.bench.claims import claims_markdown
-from engine.bench.runner import write_text_atomic
-from engine.bench.figures import test_rates
-from engine.bench.metrics import (aquifer_markdown, headline_markdown, holdout_markdown,
+from engine.app.bench.claims import claims_markdown
+from engine.app.bench.runner import write_text_atomic
+from engine.app.bench.figures import test_rates
+from engine.app.bench.metrics import (aquifer_markdown, headline_markdown, holdout_markdown,
                                   horizon_markdown, value, zone_markdown)
 
 DEFINITIONS = (

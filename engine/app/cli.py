@@ -113,7 +113,7 @@ def cmd_solvers(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from physics.verification import run_verification
+    from engine.app.verify import run_verification
 
     ok = run_verification(out_dir=args.out)
     return 0 if ok else 1
@@ -144,9 +144,9 @@ def cmd_make_case(args) -> int:
 
 #: commands that parse their own arguments: name -> ("module:function", help)
 FORWARDED = {
-    "bench": ("engine.bench:main_bench", "benchmark solvers on one case and split: metrics, "
+    "bench": ("engine.app.bench:main_bench", "benchmark solvers on one case and split: metrics, "
                                          "figures, report (`landsub bench --help`)"),
-    "whatif": ("engine.whatif:main_whatif", "a management scenario's effect with its "
+    "whatif": ("engine.app.whatif:main_whatif", "a management scenario's effect with its "
                                             "ensemble uncertainty (`landsub whatif --help`)"),
 }
 

@@ -41,7 +41,7 @@ The ensemble (--members M, seeded by --seed)
   fitted with seed (--seed + m) on every history observation of the BASELINE case
   (split "none"), then predicting both cases.
 - any other solver (e.g. zero) gives M identical members.
-Every member is one task of ``engine.distributed.run_tasks`` (single-threaded), so
+Every member is one task of ``engine.app.distributed.run_tasks`` (single-threaded), so
 the results do not depend on the number of workers.
 
 Outputs in DIR (each written to a temporary name and renamed; a run replaces them)
@@ -138,9 +138,9 @@ def default_baseline() -> Path:
 
 def case_manifest(path) -> Path:
     """CASE as given on the command line: a folder with case.toml, a manifest, or a
-    built-in twin ``beijing:<size>[:<seed>]`` (made once, see ``engine.bench``)."""
+    built-in twin ``beijing:<size>[:<seed>]`` (made once, see ``engine.app.bench``)."""
     if str(path).startswith("beijing:"):
-        from engine.bench import resolve_case
+        from engine.app.bench import resolve_case
 
         return resolve_case(str(path))
     path = Path(path)
@@ -678,7 +678,7 @@ def series_cells(outcomes, baseline) -> list[tuple[int, str]]:
 
 
 def write_figures(folder: Path, outcomes, baseline, cases: Cases) -> None:
-    from engine import plots
+    from engine.app import plots
 
     x, y = baseline.cells.x, baseline.cells.y
     picked = series_cells(outcomes, baseline)
@@ -754,7 +754,7 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
            log=print) -> dict:
     """Run the what-if (see the module docstring); returns {"cases": Cases, "outcomes":
     [SolverOutcome], "seconds": float, "out": Path}."""
-    from engine.distributed import run_tasks
+    from engine.app.distributed import run_tasks
     from engine.registry import solver_class
 
     started = time.perf_counter()
@@ -837,7 +837,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="landsub whatif",
         description="Difference maps and series of a management scenario against a "
-                    "baseline, per solver, with an ensemble band (see engine/whatif.py).")
+                    "baseline, per solver, with an ensemble band (see engine/app/whatif.py).")
     p.add_argument("case", help="case folder or manifest, or beijing:<size>[:<seed>]; a "
                                 "Beijing twin (with generator.json) is made again under "
                                 "each scenario")

@@ -8,7 +8,7 @@ before anything is drawn; a mismatch or an empty input raises ValueError naming
 what did not match.
 
 Colours: a solver keeps its colour in every figure. :func:`solver_colour` gives
-the registered solvers (``engine.registry.BUILTIN``) distinct colours of a fixed
+the registered solvers (``engine.registry.names()``) distinct colours of a fixed
 20-colour palette in the sorted order of their names; any other name (e.g.
 ``residual:terzaghi+gru``) takes the palette entry picked by the CRC-32 of the
 name, so it is stable across figures and runs but may share a colour with another.
@@ -17,6 +17,7 @@ Observations are black.
 
 from __future__ import annotations
 
+import functools
 import zlib
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from engine.evaluate import pooled_metrics  # noqa: E402
-from engine.registry import BUILTIN  # noqa: E402
+from engine import registry  # noqa: E402
 
 KM = 1000.0
 DPI = 110
@@ -47,12 +48,16 @@ MISSING_COLOUR = "0.8"
 _PALETTE = ([to_hex(c) for c in plt.get_cmap("tab10").colors]
             + [to_hex(plt.get_cmap("tab20b").colors[i]) for i in (0, 4, 8, 12, 16,
                                                                   2, 6, 10, 14, 18)])
-_BUILTIN_SLOT = {name: i for i, name in enumerate(sorted(BUILTIN))}
+
+
+@functools.cache
+def _registered_slots() -> dict[str, int]:
+    return {name: i for i, name in enumerate(registry.names())}
 
 
 def solver_colour(name: str) -> str:
     """The colour (hex) of solver ``name``, the same in every figure (see module doc)."""
-    slot = _BUILTIN_SLOT.get(name)
+    slot = _registered_slots().get(name)
     if slot is None:
         slot = zlib.crc32(name.encode("utf-8")) % len(_PALETTE)
     return _PALETTE[slot]

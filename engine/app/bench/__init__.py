@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.bench.runner import (BASELINE, Plan, load_runs, run_solvers, write_json_atomic,
+from engine.app.bench.runner import (BASELINE, Plan, load_runs, run_solvers, write_json_atomic,
                                  write_text_atomic)
 from engine.errors import InputError, LandsubError
 from engine.split import Split
@@ -82,11 +82,11 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
           options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
           max_horizon=MAX_HORIZON, command="landsub bench", log=print) -> dict:
     """Run the bench and write every output; returns {"table", "runs", "claims", "report"}."""
-    from engine.bench.claims import seminar_claims
-    from engine.bench.figures import bench_figures
-    from engine.bench.metrics import bench_table, headline_markdown, metrics_markdown
-    from engine.bench.report import write_report
-    from engine.bench.runner import solver_options
+    from engine.app.bench.claims import seminar_claims
+    from engine.app.bench.figures import bench_figures
+    from engine.app.bench.metrics import bench_table, headline_markdown, metrics_markdown
+    from engine.app.bench.report import write_report
+    from engine.app.bench.runner import solver_options
     from engine.caseio import load_case
     from engine.horizon import horizon_scores, prediction_horizon
     from engine.registry import solver_class

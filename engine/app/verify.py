@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from physics.terzaghi import compaction_piecewise_linear, lag_time
+from physics.analytical import compaction_piecewise_linear, lag_time
 
 TOLERANCE_PERCENT = 0.5
 EARLY_TIME_FRACTION = 0.01

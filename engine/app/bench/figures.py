@@ -1,4 +1,4 @@
-"""The figures of a bench (PNG under DIR/figures), drawn with engine.plots.
+"""The figures of a bench (PNG under DIR/figures), drawn with engine.app.plots.
 
 Every figure is about the split's test part unless its title says otherwise:
 maps of cumulative displacement and of its error at the last observed month, series at
@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import plots
-from engine.bench.claims import DAYS_PER_MONTH
-from engine.bench.metrics import value
+from engine.app import plots
+from engine.app.bench.claims import DAYS_PER_MONTH
+from engine.app.bench.metrics import value
 from engine.evaluate import DAYS_PER_YEAR, ZONES, linear_rate, subsidence_zone
 
 MM = 1e3
@@ -88,7 +88,7 @@ def _extensometer_panels(case, runs):
 def attention_weights(out: Path, case, split, runs) -> dict:
     """solver -> [T, W] attention weights averaged over the first test cells."""
     from surrogates.neural_solver import load_model
-    from engine.bench.runner import folder_name
+    from engine.app.bench.runner import folder_name
 
     weights = {}
     cells = split.test_cells(case)[:ATTENTION_CELLS]

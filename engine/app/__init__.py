@@ -1,0 +1,3 @@
+"""The applications on top of every layer: the command line, ``bench``, ``whatif``,
+``verify``, ``fit``, figures, reports and Dask orchestration. The only package that may
+import everything (engine core, physics, surrogates, cases)."""
