@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.case import Aquifer, Case, Cells, Compressible, Observations
-from engine.errors import InputError, LandsubError
+from engine.errors import InputError, run_command
 from cases.readers import INSAR_FORMATS, read_insar
 from cases.readers.extensometers import read_extensometers
 from cases.readers.geodesy import check_crs, los_to_vertical, project
@@ -496,11 +496,7 @@ def main_from_data(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="landsub make-case")
     add_from_data_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["from-data", *(sys.argv[1:] if argv is None else argv)])
-    try:
-        return args.func(args)
-    except LandsubError as err:
-        print(f"landsub make-case from-data: error: {err}", file=sys.stderr)
-        return 2
+    return run_command("landsub make-case from-data", lambda: args.func(args))
 
 
 if __name__ == "__main__":

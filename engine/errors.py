@@ -42,3 +42,31 @@ def suggest(word: str, choices) -> str:
     """' (did you mean "x"?)' for the closest of ``choices``, or '' when none is close."""
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f' (did you mean "{close[0]}"?)' if close else ""
+
+
+def run_command(command: str, action, *, on_interrupt: str = "") -> int:
+    """Run ``action()`` as the command ``command`` (e.g. "landsub bench") and turn its
+    returned status (an int; anything else counts as 0) and what it raises into the exit status every landsub command shares: 0 done, 2 bad input
+    or a solver failure the user can act on (one line on stderr, never a traceback),
+    130 interrupted (Ctrl-C; ``on_interrupt`` says what to do next), and a quiet exit
+    when the reader of the output went away (``landsub info ... | head``)."""
+    import os
+    import sys
+
+    try:
+        code = action()
+        sys.stdout.flush()
+        # commands return their exit status; functions that return data mean success
+        return code if isinstance(code, int) and not isinstance(code, bool) else 0
+    except LandsubError as err:
+        print(f"{command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{command}: interrupted{'; ' + on_interrupt if on_interrupt else ''}",
+              file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # the pipe's reader closed: point stdout at /dev/null so that the interpreter's
+        # final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0

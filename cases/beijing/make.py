@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.case import Aquifer, Case, Cells, Observations
-from engine.errors import InputError, LandsubError
+from engine.errors import InputError, run_command
 from cases.beijing import figures, observe
 from cases.beijing.domain import Domain
 from cases.beijing.factcheck import MapTruth, fact_table, markdown
@@ -262,13 +262,9 @@ def main_make_case(argv) -> int:
     p.add_argument("--arrays", choices=("auto", "csv", "hdf5"), default="auto")
     p.add_argument("--out", required=True, help="output folder")
     args = p.parse_args(argv)
-    try:
-        make_twin(args.out, args.size, args.seed, args.heads, args.scenario, args.until,
-                  args.settings, args.arrays)
-    except LandsubError as err:
-        print(f"landsub make-case beijing: error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return run_command("landsub make-case beijing", lambda: make_twin(
+        args.out, args.size, args.seed, args.heads, args.scenario, args.until, args.settings,
+        args.arrays))
 
 
 if __name__ == "__main__":

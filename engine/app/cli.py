@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.errors import InputError, LandsubError
+from engine.errors import InputError, run_command
 
 
 def _parse_options(solver_cls, pairs: list[str]) -> dict:
@@ -127,7 +127,7 @@ def cmd_doctor(args) -> int:
     for row in rows:
         status = row.get("version") or "MISSING"
         missing |= not row.get("path")
-        print(f"{row['name']:8s} {status:30s} {row.get('path') or row.get('hint', '')}")
+        print(f"{row['program']:8s} {status:30s} {row.get('path') or row.get('hint', '')}")
     return 1 if missing else 0
 
 
@@ -206,14 +206,7 @@ def main(argv=None) -> int:
         module, function = FORWARDED[argv[0]][0].split(":")
         return getattr(importlib.import_module(module), function)(argv[1:])
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except LandsubError as err:
-        print(f"landsub {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"landsub {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_command(f"landsub {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import os
 import shlex
-import sys
 import time
 from pathlib import Path
 
 from engine.app.bench.runner import (BASELINE, Plan, load_runs, run_solvers, write_json_atomic,
                                  write_text_atomic)
-from engine.errors import InputError, LandsubError
+from engine.errors import InputError, run_command
 from engine.split import Split
 
 #: The quick start's solvers: about 15 minutes on 2 cores on the small twin.
@@ -154,16 +153,9 @@ def main_bench(argv) -> int:
     p.add_argument("--force", action="store_true", help="start afresh instead of resuming")
     p.add_argument("--out", default="bench-out", help="output folder")
     args = p.parse_args(argv)
-    try:
-        bench(args.case, args.solvers.split(","), args.split, args.out, args.preset,
-              args.seed, parse_solver_options(args.option), args.force, args.threshold,
-              args.max_horizon, command="landsub bench " + shlex.join(argv))
-    except LandsubError as err:
-        print(f"landsub bench: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("landsub bench: interrupted; run the same command again to resume",
-              file=sys.stderr)
-        return 130
-    return 0
+    return run_command("landsub bench", lambda: bench(
+        args.case, args.solvers.split(","), args.split, args.out, args.preset, args.seed,
+        parse_solver_options(args.option), args.force, args.threshold, args.max_horizon,
+        command="landsub bench " + shlex.join(argv)),
+        on_interrupt="run the same command again to resume")
 
