@@ -26,21 +26,18 @@ The --params format is documented in ``cases.readers.params``.
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from engine.case import Aquifer, Case, Cells, Compressible, Observations
-from engine.errors import InputError, run_command
-from cases.readers import INSAR_FORMATS, read_insar
+from engine.errors import InputError
+from cases.readers import read_insar
 from cases.readers.extensometers import read_extensometers
 from cases.readers.geodesy import check_crs, los_to_vertical, project
 from cases.readers.interpolation import interpolate
 from cases.readers.params import MATERIAL_KEYS, Params, read_params
-from cases.readers.points import METRES_PER_UNIT, LOS_SIGNS
 from cases.readers.quality import outliers
 from cases.readers.reference import to_reference_date, to_reference_points
 from cases.readers.resample import FREQS, bin_mean, period_axis, period_index, runs
@@ -451,53 +448,3 @@ def make_case_from_data(req: FromData) -> Path:
     (out / "summary.md").write_text(built.summary.markdown())
     write_map(built, out / "map.png")
     return Path(manifest)
-
-
-def add_from_data_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``from-data`` to the ``make-case`` subcommands; sets ``func`` to run it."""
-    p = subparsers.add_parser("from-data", help="build a case from InSAR, wells, "
-                                                "extensometers and stratigraphy files",
-                              description=__doc__.split("\n\n")[0])
-    p.add_argument("--insar", required=True, help="InSAR product (MintPy timeseries.h5, "
-                                                  "EGMS CSV, LiCSBAS cum.h5, PS CSV)")
-    p.add_argument("--insar-format", default="auto", choices=INSAR_FORMATS)
-    p.add_argument("--insar-unit", choices=tuple(METRES_PER_UNIT),
-                   help="unit of the InSAR values when the file does not say")
-    p.add_argument("--los-sign", choices=LOS_SIGNS,
-                   help="line-of-sight values positive toward or away from the satellite, "
-                        "when the file does not say")
-    p.add_argument("--crs", help="projected CRS of the case, EPSG:NNNN (needed for "
-                                 "longitude/latitude inputs)")
-    p.add_argument("--wells", required=True, help="well heads CSV (long or wide)")
-    p.add_argument("--extensometers", help="layered extensometer CSV")
-    p.add_argument("--stratigraphy", help="borehole clay-bed CSV")
-    p.add_argument("--params", help="TOML of aquifers and assumptions "
-                                     "(see cases.readers.params)")
-    p.add_argument("--freq", default="MS", choices=tuple(FREQS),
-                   help="time step of the case (default MS: months)")
-    p.add_argument("--out", required=True, help="folder for the case, summary.md, map.png")
-    p.set_defaults(func=run_from_data)
-    return p
-
-
-def run_from_data(args) -> int:
-    req = FromData(insar=args.insar, wells=args.wells, out=args.out,
-                   insar_format=args.insar_format, insar_unit=args.insar_unit,
-                   los_sign=args.los_sign, crs=args.crs, extensometers=args.extensometers,
-                   stratigraphy=args.stratigraphy, params=args.params, freq=args.freq)
-    manifest = make_case_from_data(req)
-    print(f"case written to {manifest}; summary {Path(req.out) / 'summary.md'}, "
-          f"map {Path(req.out) / 'map.png'}")
-    return 0
-
-
-def main_from_data(argv=None) -> int:
-    """Stand-alone entry: ``python -m cases.from_data --insar ... --out DIR``."""
-    parser = argparse.ArgumentParser(prog="landsub make-case")
-    add_from_data_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["from-data", *(sys.argv[1:] if argv is None else argv)])
-    return run_command("landsub make-case from-data", lambda: args.func(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main_from_data())

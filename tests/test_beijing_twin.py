@@ -17,7 +17,8 @@ from engine.caseio import load_case
 from engine.app.cli import main as landsub
 from engine.evaluate import evaluate
 from engine.result import read_result
-from cases.beijing.make import main_make_case, make_twin
+from cases.beijing.make import make_twin
+from engine.app.make_case import main_make_case
 from cases.beijing.settings import DEFAULTS, load_settings
 
 pytestmark = pytest.mark.modflow

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 import readers_fixtures as fx
-from cases.from_data import FromData, build_case, main_from_data, make_case_from_data
+from cases.from_data import FromData, build_case, make_case_from_data
+from engine.app.make_case import main_from_data
 from cases.readers.stratigraphy import equivalent_bed
 
 pytest.importorskip("mintpy.utils.writefile")

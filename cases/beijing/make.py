@@ -17,17 +17,15 @@ heads at the cells (interpolated from the wells, or exact); the files.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
 from engine.case import Aquifer, Case, Cells, Observations
-from engine.errors import InputError, run_command
+from engine.errors import InputError
 from cases.beijing import figures, observe
 from cases.beijing.domain import Domain
 from cases.beijing.factcheck import MapTruth, fact_table, markdown
@@ -35,7 +33,7 @@ from cases.beijing.fields import bilinear
 from cases.beijing.prior import carried_forward, interpolated_heads, prior_materials
 from cases.beijing.readme import case_readme
 from cases.beijing.scenario import load_scenario
-from cases.beijing.settings import SIZES, load_settings, size_settings
+from cases.beijing.settings import load_settings, size_settings
 from cases.beijing.store import write_arrays, write_case_files
 from cases.beijing.stresses import Periods, Stresses
 from cases.beijing.streams import stream
@@ -241,31 +239,3 @@ def write_truth(folder: Path, worlds, case_times, ids, x, y, map_grid, table,
         "budgets": {world.name: world.budget for world in worlds}, **about})
     table.to_csv(folder / "factcheck.csv", index=False)
     (folder / "factcheck.md").write_text(markdown(table), encoding="utf-8")
-
-
-def main_make_case(argv) -> int:
-    """Entry point of `landsub make-case beijing` (argv: the generator's arguments)."""
-    p = argparse.ArgumentParser(prog="landsub make-case beijing",
-                                description="Build the Beijing Plain twin (see cases/beijing).")
-    p.add_argument("--size", choices=SIZES, default="small",
-                   help="tiny (tests), small (~2,000 PS points), medium (~20,000), full "
-                        "(>= 100,000); see [sizes] in cases/beijing/settings.toml")
-    p.add_argument("--seed", type=int, default=0, help="the world's seed (same seed, "
-                                                       "same files)")
-    p.add_argument("--heads", choices=HEADS, default="interpolated",
-                   help="heads at the cells: interpolated from the wells, or the flow "
-                        "model's (exact)")
-    p.add_argument("--scenario", help="scenario file (TOML), e.g. "
-                                      "cases/beijing/scenarios/drought.toml")
-    p.add_argument("--until", help="month the scenario runs to, e.g. 2035-12")
-    p.add_argument("--settings", help="TOML overriding the generator settings")
-    p.add_argument("--arrays", choices=("auto", "csv", "hdf5"), default="auto")
-    p.add_argument("--out", required=True, help="output folder")
-    args = p.parse_args(argv)
-    return run_command("landsub make-case beijing", lambda: make_twin(
-        args.out, args.size, args.seed, args.heads, args.scenario, args.until, args.settings,
-        args.arrays))
-
-
-if __name__ == "__main__":
-    sys.exit(main_make_case(sys.argv[1:]))

@@ -133,13 +133,10 @@ def cmd_doctor(args) -> int:
 
 def cmd_make_case(args) -> int:
     # The generators own their arguments; importing them only here keeps `landsub` fast.
-    if args.generator == "from-data":
-        from cases.from_data import main_from_data
+    from engine.app.make_case import main_from_data, main_make_case
 
-        return main_from_data(args.args)
-    from cases.beijing.make import main_make_case
-
-    return main_make_case(args.args)
+    main = main_from_data if args.generator == "from-data" else main_make_case
+    return main(args.args)
 
 
 #: commands that parse their own arguments: name -> ("module:function", help)

@@ -1,0 +1,90 @@
+"""`landsub make-case GENERATOR ...`: the command lines of the case generators.
+
+``from-data`` builds a case from real data files (``cases.from_data``); ``beijing``
+makes the Beijing Plain twin (``cases.beijing.make``). The generators themselves are
+plain functions; only their arguments are parsed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cases import from_data
+from cases.beijing.make import HEADS, make_twin
+from cases.beijing.settings import SIZES
+from cases.from_data import FromData, make_case_from_data
+from cases.readers import INSAR_FORMATS
+from cases.readers.points import LOS_SIGNS, METRES_PER_UNIT
+from cases.readers.resample import FREQS
+from engine.errors import run_command
+
+
+def add_from_data_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``from-data`` to the ``make-case`` subcommands; sets ``func`` to run it."""
+    p = subparsers.add_parser("from-data", help="build a case from InSAR, wells, "
+                                                "extensometers and stratigraphy files",
+                              description=from_data.__doc__.split("\n\n")[0])
+    p.add_argument("--insar", required=True, help="InSAR product (MintPy timeseries.h5, "
+                                                  "EGMS CSV, LiCSBAS cum.h5, PS CSV)")
+    p.add_argument("--insar-format", default="auto", choices=INSAR_FORMATS)
+    p.add_argument("--insar-unit", choices=tuple(METRES_PER_UNIT),
+                   help="unit of the InSAR values when the file does not say")
+    p.add_argument("--los-sign", choices=LOS_SIGNS,
+                   help="line-of-sight values positive toward or away from the satellite, "
+                        "when the file does not say")
+    p.add_argument("--crs", help="projected CRS of the case, EPSG:NNNN (needed for "
+                                 "longitude/latitude inputs)")
+    p.add_argument("--wells", required=True, help="well heads CSV (long or wide)")
+    p.add_argument("--extensometers", help="layered extensometer CSV")
+    p.add_argument("--stratigraphy", help="borehole clay-bed CSV")
+    p.add_argument("--params", help="TOML of aquifers and assumptions "
+                                     "(see cases.readers.params)")
+    p.add_argument("--freq", default="MS", choices=tuple(FREQS),
+                   help="time step of the case (default MS: months)")
+    p.add_argument("--out", required=True, help="folder for the case, summary.md, map.png")
+    p.set_defaults(func=run_from_data)
+    return p
+
+
+def run_from_data(args) -> int:
+    req = FromData(insar=args.insar, wells=args.wells, out=args.out,
+                   insar_format=args.insar_format, insar_unit=args.insar_unit,
+                   los_sign=args.los_sign, crs=args.crs, extensometers=args.extensometers,
+                   stratigraphy=args.stratigraphy, params=args.params, freq=args.freq)
+    manifest = make_case_from_data(req)
+    print(f"case written to {manifest}; summary {Path(req.out) / 'summary.md'}, "
+          f"map {Path(req.out) / 'map.png'}")
+    return 0
+
+
+def main_from_data(argv) -> int:
+    """Entry point of `landsub make-case from-data` (argv: the generator's arguments)."""
+    parser = argparse.ArgumentParser(prog="landsub make-case")
+    add_from_data_parser(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["from-data", *argv])
+    return run_command("landsub make-case from-data", lambda: args.func(args))
+
+
+def main_make_case(argv) -> int:
+    """Entry point of `landsub make-case beijing` (argv: the generator's arguments)."""
+    p = argparse.ArgumentParser(prog="landsub make-case beijing",
+                                description="Build the Beijing Plain twin (see cases/beijing).")
+    p.add_argument("--size", choices=SIZES, default="small",
+                   help="tiny (tests), small (~2,000 PS points), medium (~20,000), full "
+                        "(>= 100,000); see [sizes] in cases/beijing/settings.toml")
+    p.add_argument("--seed", type=int, default=0, help="the world's seed (same seed, "
+                                                       "same files)")
+    p.add_argument("--heads", choices=HEADS, default="interpolated",
+                   help="heads at the cells: interpolated from the wells, or the flow "
+                        "model's (exact)")
+    p.add_argument("--scenario", help="scenario file (TOML), e.g. "
+                                      "cases/beijing/scenarios/drought.toml")
+    p.add_argument("--until", help="month the scenario runs to, e.g. 2035-12")
+    p.add_argument("--settings", help="TOML overriding the generator settings")
+    p.add_argument("--arrays", choices=("auto", "csv", "hdf5"), default="auto")
+    p.add_argument("--out", required=True, help="output folder")
+    args = p.parse_args(argv)
+    return run_command("landsub make-case beijing", lambda: make_twin(
+        args.out, args.size, args.seed, args.heads, args.scenario, args.until, args.settings,
+        args.arrays))
