@@ -3,7 +3,8 @@
 Every failure -- a missing file, binary or non-UTF-8 content, ragged rows, text where
 a number belongs, a malformed date, a wrong HDF5 dataset -- becomes an InputError that
 names the file, the column (or dataset) and the offending value, so no pandas or h5py
-traceback reaches the user. Rows are counted from 1, the header line excluded.
+traceback reaches the user. A message names a row by the file's line number, as an
+editor shows it (``line_of``).
 
 Numbers are parsed by numpy's and pandas' C parsers, which both read Python's shortest
 float repr back exactly (write_case relies on that for an exact round trip).
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import json
 import re
 import warnings
 from pathlib import Path
@@ -95,10 +97,11 @@ def _read_csv(path: Path, header: list[str], **options) -> pd.DataFrame:
 
 def _first_ragged_row(path: Path, width: int) -> str:
     with open(path, encoding="utf-8-sig", newline="") as f:
-        for row, fields in enumerate(csv.reader(f, skipinitialspace=True)):
+        reader = csv.reader(f, skipinitialspace=True)
+        for row, fields in enumerate(reader):
             if row and fields and len(fields) > width:
-                return (f"row {row} has {len(fields)} fields but the header line names {width} "
-                        f"columns: {','.join(fields)[:200]}")
+                return (f"line {reader.line_num} has {len(fields)} fields but the header line "
+                        f"names {width} columns: {','.join(fields)[:200]}")
     return f"some row has more fields than the {width} columns of the header line"
 
 
@@ -123,6 +126,25 @@ def quoted(names, limit: int = 8) -> str:
     return ", ".join(f'"{n}"' for n in names[:limit]) + more
 
 
+def line_of(path: Path, row: int, comments: bool = False) -> int:
+    """The line number (from 1, as an editor shows it) of data row ``row`` (from 0, the
+    header excluded) of the CSV ``path``: blank lines hold no row, nor, with ``comments``,
+    lines starting with "#" -- as the parsers skip them. Only called to name a bad row,
+    so the file is read again then rather than line numbers kept for every row."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f, skipinitialspace=True)
+        data = -1  # the header line is row -1
+        first_line = 1
+        for fields in reader:
+            blank = not fields or (len(fields) == 1 and not fields[0].strip())
+            if not blank and not (comments and fields[0].lstrip().startswith("#")):
+                if data == row:
+                    return first_line
+                data += 1
+            first_line = reader.line_num + 1
+    return first_line
+
+
 def read_table(path: Path, required=(), optional=()) -> pd.DataFrame:
     """A small or long CSV with every cell as a string ('' where empty).
 
@@ -142,7 +164,7 @@ def numbers(column: pd.Series, path: Path) -> np.ndarray:
     if junk.any():
         row = int(np.argmax(junk))
         raise InputError(path, f'column "{column.name}"',
-                         f'row {row + 1}: "{text.iloc[row]}" is not a number')
+                         f'line {line_of(path, row)}: "{text.iloc[row]}" is not a number')
     return values
 
 
@@ -152,14 +174,14 @@ def dates(text, path: Path, field: str) -> np.ndarray:
     iso = text.str.fullmatch(ISO_DATE).to_numpy(bool)
     if not iso.all():
         row = int(np.argmin(iso))
-        raise InputError(path, field, f'row {row + 1}: "{text.iloc[row]}" is not an ISO date '
-                         "(YYYY-MM-DD)")
+        raise InputError(path, field, f'line {line_of(path, row)}: "{text.iloc[row]}" is not an '
+                         "ISO date (YYYY-MM-DD)")
     try:
         return text.to_numpy(dtype=str).astype("datetime64[D]")
     except ValueError:
         row = [_is_calendar_date(value) for value in text].index(False)
-        raise InputError(path, field, f'row {row + 1}: "{text.iloc[row]}" is not a calendar '
-                         "date") from None
+        raise InputError(path, field, f'line {line_of(path, row)}: "{text.iloc[row]}" is not a '
+                         "calendar date") from None
 
 
 def _is_calendar_date(text: str) -> bool:
@@ -177,8 +199,9 @@ def strictly_increasing(times: np.ndarray, path, field: str) -> None:
     if bad.any():
         row = int(np.argmax(bad)) + 1
         what = "repeats" if steps[row - 1] == np.timedelta64(0, "D") else "comes before"
-        raise InputError(path, field, f"row {row + 1}: {times[row]} {what} row {row} "
-                         f"({times[row - 1]}); times must be strictly increasing")
+        raise InputError(path, field, f"line {line_of(path, row)}: {times[row]} {what} line "
+                         f"{line_of(path, row - 1)} ({times[row - 1]}); times must be strictly "
+                         "increasing")
 
 
 def read_wide(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
@@ -273,10 +296,33 @@ def read_hdf5(path: Path, dataset, shape: tuple[int, ...], ref_source,
                                  f"the file's datasets: {quoted(found) or 'none'}")
             if node.shape != tuple(shape):
                 raise InputError(path, f'dataset "{dataset}"', f"has shape {node.shape}; "
-                                 f"expected {tuple(shape)} [cell, time]")
+                                 f"expected {tuple(shape)} "
+                                 f"{'[cell]' if len(shape) == 1 else '[cell, time]'}")
             if node.dtype.kind not in "fiu":
                 raise InputError(path, f'dataset "{dataset}"', f"holds {node.dtype} values, "
                                  "not numbers")
             return np.asarray(node[()], dtype=np.float64)
     except OSError as e:
         raise InputError(path, "(file)", f"cannot be read as HDF5: {e}") from None
+
+
+def write_hdf5(path: Path, arrays: dict, attrs: dict | None = None) -> None:
+    """An HDF5 file of ``arrays`` (name -> array; "a/b" names make groups), strings as
+    variable-length UTF-8, big arrays chunked and gzip-compressed, and JSON attributes
+    ``attrs`` at its root. No timestamps, so the same arrays give identical bytes."""
+    import h5py
+
+    with h5py.File(path, "w", track_order=True) as f:
+        for name, values in arrays.items():
+            values = np.asarray(values)
+            if values.dtype.kind in "UO":
+                f.create_dataset(name, data=values.astype(h5py.string_dtype()),
+                                 track_times=False)
+                continue
+            big = values.size > 100_000
+            f.create_dataset(name, data=values, track_times=False,
+                             chunks=True if big else None,
+                             compression="gzip" if big else None,
+                             compression_opts=1 if big else None, shuffle=big)
+        for key, value in (attrs or {}).items():
+            f.attrs[key] = json.dumps(value, sort_keys=True)

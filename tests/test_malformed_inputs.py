@@ -89,7 +89,7 @@ CASES = {
         "inf"),
     "non-monotone-dates": (
         [USE_TIMES_FILE, write("times.csv", MONTHS.replace("02-01\n2000-03", "03-01\n2000-02"))],
-        "times.csv", "time", "2000-02-01 comes before"),
+        "times.csv", "time", "line 4: 2000-02-01 comes before line 3"),
     "duplicated-dates": (
         [USE_TIMES_FILE, write("times.csv", MONTHS.replace("2000-03-01", "2000-02-01"))],
         "times.csv", "time", "2000-02-01 repeats"),
@@ -118,7 +118,7 @@ CASES = {
         "(file)", "line 3"),
     "every-row-longer-than-header": (
         [write("cells.csv", FILES["cells.csv"].replace("\n", ",1\n").replace("zone,1", "zone"))],
-        "cells.csv", "(file)", "row 1 has 5 fields"),
+        "cells.csv", "(file)", "line 2 has 5 fields"),
     "missing-file": (
         [remove("params.csv")], "case.toml", "aquifers[1].interbeds[0].thickness.file",
         '"params.csv" does not exist'),
@@ -162,7 +162,8 @@ CASES = {
         [manifest('start = "2000-01-01"', 'start = "2000-01-15"')], "case.toml", "time.start",
         "2000-01-15"),
     "duplicate-cell-ids": (
-        [table("cells.csv", "C,0.125", "B,0.125")], "cells.csv", 'column "id"', '"B" repeats'),
+        [table("cells.csv", "C,0.125", "B,0.125")], "cells.csv", 'column "id"',
+        'line 4: cell id "B" repeats line 3'),
     "cells-column-misspelled": (
         [table("cells.csv", "id,x,y,zone", "id,x,y,zonee")], "cells.csv", 'column "zonee"',
         'did you mean "zone"'),
@@ -176,15 +177,15 @@ CASES = {
         [table("params.csv", "C,3.5,4e-6\n", "")], "params.csv", 'column "id"', '"C"'),
     "non-numeric-parameter": (
         [table("params.csv", "B,2.5,3e-6", "B,2.5,fast")], "params.csv", 'column "kv_lower"',
-        '"fast" is not a number'),
+        'line 3: "fast" is not a number'),
     "empty-parameter": (
         [table("params.csv", "B,2.5,3e-6", "B,2.5,")], "params.csv", 'column "kv_lower"',
-        'cell "B"'),
+        'line 3 (cell "B")'),
     "negative-parameter-in-file": (
         [table("params.csv", "B,2.5", "B,-2.5")], "params.csv", 'column "b_lower"', "-2.5"),
     "observation-time-not-in-axis": (
         [table("insar.csv", "2000-02-01", "2000-02-15")], "insar.csv", 'column "time"',
-        "2000-02-15"),
+        "line 2: 2000-02-15"),
     "observation-unknown-cell": (
         [table("insar.csv", "time,A,C", "time,A,Z")], "insar.csv", 'column "Z"', '"Z"'),
     "extensometer-unknown-aquifer": (

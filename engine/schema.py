@@ -1,0 +1,231 @@
+"""The case schema's rules, in one place: which parameters each kind of compressible
+material takes, the bound every value must respect, and the orderings between them.
+
+``engine.caseio`` applies them while reading a case file (errors name the file and the
+column); ``validate_case`` applies the same rules to a Case however it was made (a
+file, ``build_case``, a generator), and solvers call it instead of checks of their own.
+
+Bounds, as a hydrogeologist reads them:
+  * thickness > 0 and kv > 0: a bed of no thickness does not exist, one with kv = 0
+    never drains (its lag time is infinite);
+  * count >= 1: a system holds at least one equivalent bed (fractions above one are
+    allowed, for an equivalent-bed count);
+  * sske >= 0, cr >= 0: zero elastic storage is a rigid skeleton under unloading and
+    reloading (no rebound); the consolidation kernels and CSUB handle it;
+  * sskv > 0, cc > 0: a compressible bed compacts when loaded past its preconsolidation
+    stress; with zero virgin storage it would not be compressible at all;
+  * void_ratio > 0, sgm > 0, sgs > 0: physical ratios of solids and voids, and weights;
+  * top >= 0, bottom > top: depths below land surface, an aquifer having some height;
+  * sskv >= sske and cc >= cr: virgin compression exceeds recompression.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.case import STORAGE_KINDS
+from engine.errors import InputError
+
+SCHEMA = 1
+FREQS = ("D", "MS", "YS")  # days, month starts, year starts
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A parameter's unit and bound: every value finite and, unless ``low`` is None,
+    above ``low`` (or equal to it when not ``strict``)."""
+
+    name: str
+    unit: str
+    low: float | None = None
+    strict: bool = True
+
+    def passes(self, values: np.ndarray) -> np.ndarray:
+        ok = np.isfinite(values)
+        if self.low is not None:
+            ok &= values > self.low if self.strict else values >= self.low
+        return ok
+
+    @property
+    def demand(self) -> str:
+        if self.low is None:
+            return f"must be a finite number ({self.unit})"
+        return f"must be {'>' if self.strict else '>='} {self.low:g} ({self.unit})"
+
+
+RULES = {rule.name: rule for rule in (
+    Rule("thickness", "m", 0.0),
+    Rule("count", "number of equivalent beds", 1.0, strict=False),
+    Rule("kv", "m/d", 0.0),
+    Rule("sske", "1/m", 0.0, strict=False),
+    Rule("sskv", "1/m", 0.0),
+    Rule("cc", "compression index", 0.0),
+    Rule("cr", "recompression index", 0.0, strict=False),
+    Rule("void_ratio", "void ratio", 0.0),
+    Rule("preconsolidation_head", "m above datum"),
+    Rule("top", "m below land surface", 0.0, strict=False),
+    Rule("bottom", "m below land surface", 0.0),
+    Rule("land_surface", "m above datum"),
+    Rule("sgm", "specific gravity", 0.0),
+    Rule("sgs", "specific gravity", 0.0),
+)}
+
+# per kind: parameters always taken, those of storage "specific", those of storage "indices"
+MATERIAL_PARAMETERS = {
+    "interbeds": (("thickness", "count", "kv", "preconsolidation_head"),
+                  ("sske", "sskv"), ("cc", "cr", "void_ratio")),
+    "nodelay": (("thickness", "preconsolidation_head"),
+                ("sske", "sskv"), ("cc", "cr", "void_ratio")),
+    "coarse": (("thickness",), ("sske",), ("cr", "void_ratio")),
+}
+OPTIONAL_PARAMETERS = ("count", "preconsolidation_head")
+
+# (larger, smaller, strictly, why): cell by cell, larger >= smaller (> when strictly)
+ORDERED_PAIRS = (
+    ("sskv", "sske", False, "virgin (inelastic) storage below elastic storage is unphysical"),
+    ("cc", "cr", False, "a compression index below the recompression index is unphysical"),
+    ("bottom", "top", True, "an aquifer's bottom must lie deeper than its top"),
+)
+
+
+def regular_times(start: np.datetime64, periods: int, freq: str) -> np.ndarray:
+    """``periods`` datetime64[D] times from ``start`` every day ("D"), month start ("MS")
+    or year start ("YS"); with "MS"/"YS" a ``start`` inside a month/year counts from the
+    start of that month/year."""
+    steps = np.arange(periods)
+    start = np.datetime64(start, "D")
+    if freq == "D":
+        return start + steps
+    unit = {"MS": "M", "YS": "Y"}[freq]
+    return (np.datetime64(start, unit) + steps).astype("datetime64[D]")
+
+
+def used_parameters(kind: str, storage: str) -> tuple[str, ...]:
+    """The parameters a material of ``kind`` with ``storage`` takes."""
+    always, specific, indices = MATERIAL_PARAMETERS[kind]
+    return always + (specific if storage == "specific" else indices)
+
+
+def violation(name: str, values: np.ndarray) -> tuple[int, str] | None:
+    """(first cell, "name = value must be ...") where ``values`` break the rule of
+    ``name``; None when they all pass."""
+    bad = ~RULES[name].passes(values)
+    if not bad.any():
+        return None
+    cell = int(np.argmax(bad))
+    value = float(values[cell])
+    demand = RULES[name].demand if np.isfinite(value) else "must be a finite number"
+    return cell, f"{name} = {value!r} {demand}"
+
+
+def disorder(values: dict[str, np.ndarray]) -> tuple[str, int, str] | None:
+    """(larger parameter, first cell, message) of the first ordered pair that ``values``
+    (name -> [N]) break; None when every pair present holds."""
+    for larger, smaller, strictly, why in ORDERED_PAIRS:
+        if larger in values and smaller in values:
+            ok = (values[larger] > values[smaller] if strictly
+                  else values[larger] >= values[smaller])
+            if not ok.all():
+                cell = int(np.argmin(ok))
+                return larger, cell, (f"{larger} = {float(values[larger][cell])!r} must be "
+                                      f"{'>' if strictly else '>='} {smaller} = "
+                                      f"{float(values[smaller][cell])!r}: {why}")
+    return None
+
+
+def validate_case(case) -> None:
+    """Refuse a Case that breaks the schema, naming the field, the cell and the value:
+    the rules ``load_case`` applies to files, for a Case built in any way."""
+    _CaseCheck(case).run()
+
+
+class _CaseCheck:
+    def __init__(self, case):
+        self.case = case
+        self.source = case.source or f'case "{case.name}"'
+
+    def fail(self, field: str, message: str):
+        raise InputError(self.source, field, message)
+
+    def run(self) -> None:
+        case = self.case
+        days = np.asarray(case.times, dtype="datetime64[D]")
+        if len(days) < 1 or not np.all(np.diff(days) > np.timedelta64(0, "D")):
+            self.fail("time", "times must be strictly increasing (and at least one)")
+        indices_users = []
+        for a, aquifer in enumerate(case.aquifers):
+            field = f"aquifers[{a}]"
+            self.head(aquifer.head, f"{field}.head")
+            labelled = [(f"interbeds[{j}]", m) for j, m in enumerate(aquifer.interbeds)]
+            labelled += [(kind, getattr(aquifer, kind)) for kind in ("nodelay", "coarse")
+                         if getattr(aquifer, kind) is not None]
+            for label, material in labelled:
+                self.material(material, f"{field}.{label}")
+            users = [f"{field}.{label}" for label, m in labelled if m.storage == "indices"]
+            depths = {key: getattr(aquifer, key) for key in ("top", "bottom")
+                      if getattr(aquifer, key) is not None}
+            for key in ("top", "bottom"):
+                if users and key not in depths:
+                    self.fail(f"{field}.{key}", f'missing; storage = "indices" (in {users[0]}) '
+                              "needs the aquifer's top and bottom depths below land surface (m)")
+            self.parameters(depths, field)
+            indices_users += users
+        geostatic = case.geostatic
+        if geostatic is None:
+            if indices_users:
+                self.fail("geostatic", f'missing; storage = "indices" (in {indices_users[0]}) '
+                          "needs the geostatic load: sgm, sgs and the land surface")
+            return
+        self.parameters({"sgm": np.atleast_1d(geostatic.sgm),
+                         "sgs": np.atleast_1d(geostatic.sgs)}, "geostatic", per_cell=False)
+        self.parameters({"land_surface": geostatic.land_surface}, "geostatic")
+
+    def head(self, head, field: str) -> None:
+        shape = (self.case.n_cells, self.case.n_times)
+        if np.shape(head) != shape:
+            self.fail(field, f"shape {np.shape(head)} is not (cells, times) = {shape}")
+        bad = ~np.isfinite(head)
+        if bad.any():
+            cell, step = np.unravel_index(int(np.argmax(bad)), shape)
+            self.fail(field, f'cell "{self.case.cells.ids[cell]}", time {self.case.times[step]}: '
+                      f"head {float(head[cell, step])!r} is not a finite number (m above datum); "
+                      f"{int(bad.sum())} such values")
+
+    def material(self, material, field: str) -> None:
+        if material.kind not in MATERIAL_PARAMETERS:
+            self.fail(field, f'unknown kind "{material.kind}"; kinds are: '
+                      f"{', '.join(MATERIAL_PARAMETERS)}")
+        if material.storage not in STORAGE_KINDS:
+            self.fail(f"{field}.storage", f'unknown storage "{material.storage}"; use one of '
+                      f"{', '.join(STORAGE_KINDS)}")
+        values = {}
+        for key in used_parameters(material.kind, material.storage):
+            if getattr(material, key) is not None:
+                values[key] = getattr(material, key)
+            # the loader gives count its default, so only this one may be absent in a Case
+            elif key != "preconsolidation_head":
+                self.fail(f"{field}.{key}", f'missing; {material.kind} with storage = '
+                          f'"{material.storage}" take {key}')
+        self.parameters(values, field)
+
+    def parameters(self, values: dict, field: str, per_cell: bool = True) -> None:
+        """Per-cell [N] arrays (scalars when not ``per_cell``) checked by RULES and
+        ORDERED_PAIRS."""
+        ids = self.case.cells.ids
+        arrays = {}
+        for key, value in values.items():
+            arrays[key] = np.asarray(value, dtype=np.float64)
+            if per_cell and arrays[key].shape != (len(ids),):
+                self.fail(f"{field}.{key}", f"shape {arrays[key].shape} is not (cells,) = "
+                          f"({len(ids)},)")
+            broken = violation(key, arrays[key])
+            if broken:
+                self.fail(f"{field}.{key}", self.at(broken[0], per_cell) + broken[1])
+        broken = disorder(arrays)
+        if broken:
+            self.fail(f"{field}.{broken[0]}", self.at(broken[1], per_cell) + broken[2])
+
+    def at(self, cell: int, per_cell: bool) -> str:
+        return f'cell "{self.case.cells.ids[cell]}": ' if per_cell else ""
