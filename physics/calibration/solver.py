@@ -1,0 +1,300 @@
+"""``calibrated:<physics>``: a physics solver whose parameters are fitted to the record.
+
+``fit(case, split)`` reads only the readable part of the observations (training, and
+validation unless ``validation=False``; ``observations.py``), draws a prior ensemble
+of per-cell parameters around the case's own (``parameters.py``), and updates it by a
+localized ES-MDA (``smoother.py``), each assimilation one batched forward run of all
+members and cells (``forward.py``). Cells without observations get the posterior by
+ordinary kriging (``kriging.py``). ``predict(case)`` runs the physics with the
+posterior-mean parameters; ``posterior_members(case)`` gives one case per member for
+ensemble what-ifs. The posterior is saved as HDF5 + JSON (no pickle).
+
+Options: members (>= 2; 64 by default), iterations (assimilations), seed, radius (m:
+InSAR localization), extensometer_radius (m), prior_length (m: correlation of the prior
+error), the prior spreads (ln units; offset_spread in m), insar_noise and
+extensometer_noise (m; 0 = estimated from the data), inflation_ratio (between
+successive ES-MDA inflation factors), neighbours (kriging), validation (also learn from
+the validation part), chunk (member-cells per forward batch), and the physics'
+options (nodes, substeps, scheme, threads).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from engine import __version__
+from engine.errors import InputError
+from engine.registry import register_composition
+from engine.result import Result
+from engine.solver import Solver
+from physics.calibration.forward import first_times, simulate
+from physics.calibration.kriging import Variogram, fit_variogram, krige_members
+from physics.calibration.observations import readable_mask, training_data
+from physics.calibration.parameters import ParameterSpace
+from physics.calibration.smoother import (inflation_factors, localization, products,
+                                          update)
+from physics.solver import TerzaghiSolver
+
+PHYSICS = {"terzaghi": TerzaghiSolver}
+PHYSICS_OPTIONS = ("nodes", "substeps", "scheme", "threads")
+POSTERIOR_FILE = "posterior.h5"
+STATE_FILE = "calibration.json"
+MANIFEST_FILE = "solver.json"
+
+
+class CalibratedSolver(Solver):
+    """Base of the ``calibrated:<physics>`` classes made by ``calibrated_class``."""
+
+    kind = "physics"
+    stateful = True
+    physics = "terzaghi"
+    defaults = {
+        "members": 64, "iterations": 4, "seed": 0, "radius": 3000.0,
+        "extensometer_radius": 20000.0, "prior_length": 15000.0,
+        "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
+        "sske_spread": 0.5, "offset_spread": 3.0,
+        "insar_noise": 0.0, "extensometer_noise": 0.0, "inflation_ratio": 2.0,
+        "neighbours": 32, "validation": True, "chunk": 8192,
+        "nodes": 19, "substeps": 1, "scheme": "default", "threads": 0,
+    }
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        o = self.options
+        if o["members"] < 2 or o["iterations"] < 1:
+            raise InputError("solver options", "members", "members >= 2 and iterations >= 1 "
+                             f"are needed (got {o['members']}, {o['iterations']})")
+        self.physics_solver = PHYSICS[self.physics](
+            **{k: o[k] for k in PHYSICS_OPTIONS})
+        self.space = None          # ParameterSpace, set by fit or load
+        self.cell_ids = None       # [U] ids of the calibrated cells
+        self.x = self.y = None     # [U] their coordinates (m)
+        self.prior = None          # [Ne, P, U] prior members
+        self.posterior = None      # [Ne, P, U] posterior members
+        self.variograms = []       # one per parameter, for kriging to unseen cells
+        self.report = {}
+
+    # -- fit ---------------------------------------------------------------------------
+
+    def fit(self, case, split=None) -> dict:
+        from tqdm import tqdm
+
+        started = time.perf_counter()
+        o = self.options
+        data = training_data(case, readable_mask(case, split, o["validation"]),
+                             o["insar_noise"], o["extensometer_noise"])
+        self.space = ParameterSpace.for_case(case, {
+            "interbed_thickness": o["thickness_spread"], "kv": o["kv_spread"],
+            "sskv": o["sskv_spread"], "sske": o["sske_spread"],
+            "preconsolidation_offset": o["offset_spread"]})
+        # the forward runs need the calibrated cells up to the last readable time only
+        sub = first_times(case.take_cells(data.cells).without_observations(), data.n_times)
+        x, y = sub.cells.x, sub.cells.y
+        rng = np.random.default_rng(o["seed"])
+        ensemble = self.space.draw_prior(rng, x, y, o["members"], o["prior_length"])
+        self.prior = ensemble.copy()
+        sites, site_of = np.unique(data.ext_cell, return_inverse=True)
+        weights = (localization(x, y, x, y, o["radius"]),
+                   localization(x, y, x[sites], y[sites], o["extensometer_radius"]))
+        alphas = inflation_factors(o["iterations"], o["inflation_ratio"])
+        history, interrupted = [], False
+        progress = tqdm(alphas, desc=f"{self.name} ES-MDA", unit="assimilation", leave=False)
+        try:
+            for alpha in progress:
+                misfit, blocks = self._assimilation(sub, ensemble, data, sites, site_of,
+                                                    alpha, rng)
+                history.append(misfit)
+                progress.set_postfix(insar_mm=f"{misfit['insar_rmse_mm']:.1f}",
+                                     ext_mm=f"{misfit['extensometer_rmse_mm']:.2f}")
+                ensemble = self.space.clip(update(
+                    ensemble, [(w,) + b for w, b in zip(weights, blocks) if b is not None],
+                    alpha))
+        except KeyboardInterrupt:
+            interrupted = True   # keep the last completed assimilation
+        finally:
+            progress.close()
+        self.posterior = ensemble
+        self.cell_ids = np.asarray(case.cells.ids)[data.cells].astype(str)
+        self.x, self.y = np.asarray(x, float), np.asarray(y, float)
+        mean = ensemble.mean(axis=0)
+        vrng = np.random.default_rng(o["seed"] + 1)
+        self.variograms = [fit_variogram(self.x, self.y, mean[p], vrng)
+                           for p in range(self.space.size)]
+        final, _ = self._assimilation(sub, mean[None], data, sites, site_of, None, None)
+        self.report = {
+            "calibrated_cells": int(len(data.cells)), "observations": data.n_values,
+            "insar_noise_m": data.displacement_noise,
+            "extensometer_noise_m": float(data.ext_noise[0]) if len(data.ext_noise) else None,
+            "inflation_factors": alphas.tolist(), "ensemble_mean_misfit": history,
+            "posterior_mean_misfit": final, "interrupted": interrupted,
+            "fit_seconds": time.perf_counter() - started}
+        return dict(self.report)
+
+    def _assimilation(self, sub, ensemble, data, sites, site_of, alpha, rng):
+        """One forward run of ``ensemble`` [Ne, P, U]: the misfit of its mean and, with
+        ``alpha``, the smoother's (A, B) blocks for InSAR and extensometers (None
+        without extensometers). The InSAR blocks are formed chunk by chunk, as the
+        forward run yields them, so no [Ne, U, T] array is ever held."""
+        ne = len(ensemble)
+        insar = (np.empty((len(data.cells), ne, ne)), np.empty((len(data.cells), ne, ne)))
+        at_sites = np.zeros((ne, len(sub.aquifers), len(sites), sub.n_times))
+        squared, count = 0.0, 0
+        for cells, compaction in simulate(sub, self.space, ensemble, self._physics(),
+                                          self.options["chunk"]):
+            displacement = -compaction.sum(axis=1)                     # [Ne, n, T]
+            observed = data.displacement[cells]
+            seen = np.isfinite(observed)
+            squared += float(np.sum((displacement.mean(axis=0)[seen] - observed[seen]) ** 2))
+            count += int(seen.sum())
+            if alpha is not None:
+                noise = np.full(observed.shape, data.displacement_noise)
+                insar[0][cells], insar[1][cells] = products(
+                    np.transpose(displacement, (1, 2, 0)), observed, noise, alpha, rng)
+            hit = np.flatnonzero(np.isin(sites, cells))
+            at_sites[:, :, hit] = compaction[:, :, sites[hit] - cells[0]]
+        simulated_ext = self._extensometer_changes(data, at_sites, site_of)
+        ext_error = simulated_ext.mean(axis=1) - data.ext_change
+        misfit = {"insar_rmse_mm": 1e3 * float(np.sqrt(squared / max(count, 1))),
+                  "extensometer_rmse_mm": 1e3 * float(np.sqrt(np.mean(ext_error**2)))
+                  if ext_error.size else 0.0}
+        if alpha is None:
+            return misfit, None
+        ext = (self._extensometer_products(data, simulated_ext, site_of, len(sites), alpha, rng)
+               if len(sites) else None)
+        return misfit, (insar, ext)
+
+    def _physics(self) -> dict:
+        return {k: self.options[k] for k in PHYSICS_OPTIONS}
+
+    @staticmethod
+    def _extensometer_changes(data, compaction, site_of) -> np.ndarray:
+        """[R, Ne] simulated change of each extensometer record since its reference."""
+        c = compaction[:, data.ext_aquifer, site_of]            # [Ne, R, T]
+        rows = np.arange(len(site_of))
+        return (c[:, rows, data.ext_time] - c[:, rows, data.ext_reference]).T
+
+    @staticmethod
+    def _extensometer_products(data, simulated, site_of, n_sites, alpha, rng):
+        """Ne x Ne blocks per extensometer site: its records padded into [K, n, Ne]."""
+        counts = np.bincount(site_of, minlength=n_sites)
+        order = np.argsort(site_of, kind="stable")
+        slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+        shape = (n_sites, int(counts.max()))
+        observed = np.full(shape, np.nan)
+        noise = np.ones(shape)
+        padded = np.zeros(shape + (simulated.shape[1],))
+        where = (site_of[order], slot)
+        observed[where] = data.ext_change[order]
+        noise[where] = data.ext_noise[order]
+        padded[where] = simulated[order]
+        return products(padded, observed, noise, alpha, rng)
+
+    # -- predict -----------------------------------------------------------------------
+
+    def _require_fit(self):
+        if self.posterior is None:
+            raise InputError("solver", self.name, "predict() before fit(): nothing calibrated")
+
+    def parameters(self, case):
+        """Posterior at the cells of ``case``: (mean [P, N], members [Ne, P, N], kriging
+        sd [P, N], 0 at calibrated cells). Calibrated cells are matched by id, the others
+        kriged from the calibrated cells at their x, y."""
+        self._require_fit()
+        if tuple(case.aquifer_names) != self.space.aquifer_names:
+            raise InputError(case.source or case.name, "aquifers",
+                             f"{case.aquifer_names} differ from the calibrated "
+                             f"{list(self.space.aquifer_names)}")
+        index = {cell: i for i, cell in enumerate(self.cell_ids)}
+        ids = np.asarray(case.cells.ids).astype(str)
+        known = np.array([cell in index for cell in ids], dtype=bool)
+        ne = len(self.posterior)
+        mean = np.empty((self.space.size, case.n_cells))
+        members = np.empty((ne, self.space.size, case.n_cells))
+        sd = np.zeros((self.space.size, case.n_cells))
+        at = np.array([index[cell] for cell in ids[known]], dtype=np.int64)
+        mean[:, known] = self.posterior.mean(axis=0)[:, at]
+        members[:, :, known] = self.posterior[:, :, at]
+        if (~known).any():
+            rng = np.random.default_rng(self.options["seed"] + 2)
+            m, mem, s = krige_members(self.x, self.y, self.posterior, case.cells.x[~known],
+                                      case.cells.y[~known], self.variograms,
+                                      self.options["neighbours"], rng)
+            mean[:, ~known], members[:, :, ~known], sd[:, ~known] = m, mem, s
+        return mean, members, sd
+
+    def predict(self, case) -> Result:
+        started = time.perf_counter()
+        mean, _, _ = self.parameters(case)
+        run = self.physics_solver.predict(self.space.apply(case, mean))
+        return Result.for_case(case, self.name, self.kind, run.displacement,
+                               compaction=run.compaction, options=dict(self.options),
+                               wall_seconds=time.perf_counter() - started)
+
+    def posterior_members(self, case) -> list:
+        """One case per posterior member: ``case`` with that member's parameters (for an
+        ensemble run of a what-if: run each with the physics solver)."""
+        _, members, _ = self.parameters(case)
+        return [self.space.apply(case, member) for member in members]
+
+    # -- persistence -------------------------------------------------------------------
+
+    def save(self, directory) -> None:
+        self._require_fit()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        with h5py.File(directory / POSTERIOR_FILE, "w") as f:
+            f["cell_ids"] = self.cell_ids.astype("S")
+            f["x"], f["y"] = self.x, self.y
+            f["prior"], f["posterior"] = self.prior, self.posterior
+            f["posterior"].attrs["dims"] = "member, parameter, cell"
+            f["posterior"].attrs["parameters"] = json.dumps(self.space.names)
+        state = {"solver": self.name, "options": self.options,
+                 "parameters": self.space.to_dict(),
+                 "variograms": [vars(v) for v in self.variograms], "report": self.report}
+        (directory / STATE_FILE).write_text(json.dumps(state, indent=1), encoding="utf-8")
+        manifest = {"solver": self.name, "kind": self.kind, "landsub_version": __version__}
+        (directory / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory) -> "CalibratedSolver":
+        directory = Path(directory)
+        try:
+            state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(directory / STATE_FILE, "calibration",
+                             f"not a saved calibration ({exc})") from None
+        solver = cls(**state["options"])
+        solver.space = ParameterSpace.from_dict(state["parameters"])
+        solver.variograms = [Variogram(**v) for v in state["variograms"]]
+        solver.report = state["report"]
+        with h5py.File(directory / POSTERIOR_FILE, "r") as f:
+            solver.cell_ids = f["cell_ids"][...].astype(str)
+            solver.x, solver.y = f["x"][...], f["y"][...]
+            solver.prior, solver.posterior = f["prior"][...], f["posterior"][...]
+        return solver
+
+
+_classes: dict[str, type] = {}
+
+
+def calibrated_class(physics: str, name: str) -> type:
+    """The class of ``calibrated:<physics>`` (one per name, made once)."""
+    if physics not in PHYSICS:
+        raise InputError("solver name", "solver", f'"{name}": calibration is available '
+                         f"for {', '.join(f'calibrated:{p}' for p in PHYSICS)}")
+    if name not in _classes:
+        _classes[name] = type(f"Calibrated_{physics}", (CalibratedSolver,),
+                              {"name": name, "physics": physics, "__module__": __name__})
+    return _classes[name]
+
+
+register_composition(
+    "calibrated", "calibrated:<physics>",
+    "physics with per-cell parameters fitted to the training record (localized ES-MDA, "
+    "kriged to unseen cells)",
+    "calibrated:terzaghi", lambda rest, name: calibrated_class(rest, name))
