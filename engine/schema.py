@@ -141,6 +141,13 @@ def validate_case(case) -> None:
     _CaseCheck(case).run()
 
 
+def _labelled(aquifer) -> list[tuple[str, object]]:
+    """(label as in a field name, material) of every compressible system of ``aquifer``."""
+    out = [(f"interbeds[{j}]", m) for j, m in enumerate(aquifer.interbeds)]
+    return out + [(kind, getattr(aquifer, kind)) for kind in ("nodelay", "coarse")
+                  if getattr(aquifer, kind) is not None]
+
+
 class _CaseCheck:
     def __init__(self, case):
         self.case = case
@@ -154,33 +161,31 @@ class _CaseCheck:
         days = np.asarray(case.times, dtype="datetime64[D]")
         if len(days) < 1 or not np.all(np.diff(days) > np.timedelta64(0, "D")):
             self.fail("time", "times must be strictly increasing (and at least one)")
-        indices_users = []
+        labelled = [[(f"aquifers[{a}].{label}", material) for label, material in _labelled(aq)]
+                    for a, aq in enumerate(case.aquifers)]
+        users = [[field for field, m in materials if m.storage == "indices"]
+                 for materials in labelled]
+        if case.geostatic is None and any(users):
+            self.fail("geostatic", f'missing; storage = "indices" (in {sum(users, [])[0]}) '
+                      "needs the geostatic load: sgm, sgs and the land surface")
         for a, aquifer in enumerate(case.aquifers):
             field = f"aquifers[{a}]"
             self.head(aquifer.head, f"{field}.head")
-            labelled = [(f"interbeds[{j}]", m) for j, m in enumerate(aquifer.interbeds)]
-            labelled += [(kind, getattr(aquifer, kind)) for kind in ("nodelay", "coarse")
-                         if getattr(aquifer, kind) is not None]
-            for label, material in labelled:
-                self.material(material, f"{field}.{label}")
-            users = [f"{field}.{label}" for label, m in labelled if m.storage == "indices"]
+            for material_field, material in labelled[a]:
+                self.material(material, material_field)
             depths = {key: getattr(aquifer, key) for key in ("top", "bottom")
                       if getattr(aquifer, key) is not None}
             for key in ("top", "bottom"):
-                if users and key not in depths:
-                    self.fail(f"{field}.{key}", f'missing; storage = "indices" (in {users[0]}) '
-                              "needs the aquifer's top and bottom depths below land surface (m)")
+                if users[a] and key not in depths:
+                    self.fail(f"{field}.{key}", f'missing; storage = "indices" (in '
+                              f"{users[a][0]}) needs the aquifer's top and bottom depths "
+                              "below land surface (m)")
             self.parameters(depths, field)
-            indices_users += users
-        geostatic = case.geostatic
-        if geostatic is None:
-            if indices_users:
-                self.fail("geostatic", f'missing; storage = "indices" (in {indices_users[0]}) '
-                          "needs the geostatic load: sgm, sgs and the land surface")
-            return
-        self.parameters({"sgm": np.atleast_1d(geostatic.sgm),
-                         "sgs": np.atleast_1d(geostatic.sgs)}, "geostatic", per_cell=False)
-        self.parameters({"land_surface": geostatic.land_surface}, "geostatic")
+        if case.geostatic is not None:
+            self.parameters({"sgm": np.atleast_1d(case.geostatic.sgm),
+                             "sgs": np.atleast_1d(case.geostatic.sgs)}, "geostatic",
+                            per_cell=False)
+            self.parameters({"land_surface": case.geostatic.land_surface}, "geostatic")
 
     def head(self, head, field: str) -> None:
         shape = (self.case.n_cells, self.case.n_times)

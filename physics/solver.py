@@ -30,6 +30,7 @@ import numpy as np
 from engine.errors import InputError, SolverError, suggest
 from engine.registry import register
 from engine.result import Result
+from engine.schema import validate_case
 from engine.solver import Solver
 from physics import delay_beds, instant_beds
 from physics.storage import compression_coefficient, stress_head
@@ -92,95 +93,19 @@ class TerzaghiSolver(Solver):
         return parts
 
 
-def _source(case) -> str:
-    return case.source or f'case "{case.name}"'
-
-
-def _field(a, label, name=None):
-    return f"aquifers[{a}].{label}" + (f".{name}" if name else "")
-
-
 def _check_case(case):
-    source = _source(case)
-    n, t = case.n_cells, case.n_times
-    if t < 1 or not np.all(np.diff(case.days) > 0):
-        raise InputError(source, "time", "times must be strictly increasing")
+    """The schema's rules (engine.schema), then what they cannot know: with
+    stress-dependent storage the first heads must leave a positive effective stress."""
+    validate_case(case)
     for a, aquifer in enumerate(case.aquifers):
-        head = np.asarray(aquifer.head)
-        if head.shape != (n, t):
-            raise InputError(source, _field(a, "head"),
-                             f"shape {head.shape} is not (cells, times) = {(n, t)}")
-        if not np.all(np.isfinite(head)):
-            raise InputError(source, _field(a, "head"),
-                             f"has {int(np.sum(~np.isfinite(head)))} missing or infinite values")
-        for label, material in _materials(aquifer):
-            _check_material(source, case, a, aquifer, label, material)
-
-
-def _materials(aquifer):
-    labelled = [(f"interbeds[{j}]", ib) for j, ib in enumerate(aquifer.interbeds)]
-    labelled += [(label, getattr(aquifer, label)) for label in ("nodelay", "coarse")
-                 if getattr(aquifer, label) is not None]
-    return labelled
-
-
-def _check_material(source, case, a, aquifer, label, material):
-    delay = label.startswith("interbeds")
-
-    def require(name, ok, what):
-        values = getattr(material, name)
-        if values is None:
-            raise InputError(source, _field(a, label, name), "is required")
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != (case.n_cells,):
-            raise InputError(source, _field(a, label, name),
-                             f"shape {values.shape} is not (cells,) = ({case.n_cells},)")
-        bad = ~(np.isfinite(values) & ok(values))
-        if bad.any():
-            raise InputError(source, _field(a, label, name),
-                             f"value {values[bad][0]!r} at cell {case.cells.ids[bad][0]} "
-                             f"must be {what}")
-
-    require("thickness", lambda v: v > 0, "> 0 m")
-    if delay:
-        require("kv", lambda v: v > 0, "> 0 m/d")
-        require("count", lambda v: v >= 1, ">= 1")
-    if material.preconsolidation_head is not None and label != "coarse":
-        require("preconsolidation_head", np.isfinite, "finite (m)")
-    if material.storage == "specific":
-        require("sske", lambda v: v >= 0, ">= 0 1/m")
-        if label != "coarse":
-            require("sskv", lambda v: v >= 0, ">= 0 1/m")
-        return
-    if material.storage != "indices":
-        raise InputError(source, _field(a, label, "storage"),
-                         f'unknown storage "{material.storage}"; use "specific" or "indices"')
-    require("cr", lambda v: v >= 0, ">= 0")
-    if label != "coarse":
-        require("cc", lambda v: v >= 0, ">= 0")
-    require("void_ratio", lambda v: v > 0, "> 0")
-    if case.geostatic is None:
-        raise InputError(source, "geostatic",
-                         f'is required by {_field(a, label, "storage")} = "indices" '
-                         "(stress-dependent storage needs sgm, sgs and the land surface)")
-    for name in ("top", "bottom"):
-        depth = getattr(aquifer, name)
-        if depth is None or np.shape(depth) != (case.n_cells,) or not np.all(np.isfinite(depth)):
-            raise InputError(source, _field(a, name),
-                             f'is required per cell (depth below land surface, m) by '
-                             f'{_field(a, label, "storage")} = "indices"')
-    thin = ~(np.asarray(aquifer.bottom) > np.asarray(aquifer.top))
-    if thin.any():
-        raise InputError(source, _field(a, "bottom"),
-                         f"depth {np.asarray(aquifer.bottom)[thin][0]!r} m is not below the top "
-                         f"({np.asarray(aquifer.top)[thin][0]!r} m) at cell "
-                         f"{case.cells.ids[thin][0]}")
-    sigma = _stress_head(case, aquifer) - aquifer.head[:, 0]
-    if not np.all(sigma > 0):
-        raise InputError(source, _field(a, "head"),
-                         f"the first head {aquifer.head[:, 0][sigma <= 0][0]!r} m gives an "
-                         f"effective stress of {sigma[sigma <= 0][0]!r} m (<= 0) at the middle "
-                         "of the aquifer: the geostatic load cannot hold it")
+        if not any(m.storage == "indices" for m in aquifer.materials()):
+            continue
+        sigma = _stress_head(case, aquifer) - aquifer.head[:, 0]
+        if not np.all(sigma > 0):
+            raise InputError(case.source or f'case "{case.name}"', f"aquifers[{a}].head",
+                             f"the first head {aquifer.head[:, 0][sigma <= 0][0]!r} m gives an "
+                             f"effective stress of {sigma[sigma <= 0][0]!r} m (<= 0) at the "
+                             "middle of the aquifer: the geostatic load cannot hold it")
 
 
 def _stress_head(case, aquifer):

@@ -11,6 +11,7 @@ import pytest
 from case_files import MANIFEST, assert_same, write_base_case
 from engine.case import Aquifer, Case, Cells, Compressible, Geostatic, Observations
 from engine.caseio import load_case, write_case
+from engine.errors import InputError
 from engine.tables import read_wide
 
 
@@ -127,14 +128,15 @@ def _rich_case(rng) -> Case:
     )
 
 
-def test_rich_case_round_trips_exactly(tmp_path):
+@pytest.mark.parametrize("arrays", ["csv", "hdf5"])
+def test_rich_case_round_trips_exactly(tmp_path, arrays):
     case = _rich_case(np.random.default_rng(7))
-    manifest = write_case(case, tmp_path / "out", name="rich.toml")
+    manifest = write_case(case, tmp_path / "out", name="rich.toml", arrays=arrays)
     loaded = load_case(manifest)
     assert_same(case, loaded)
     assert loaded.source == str(manifest)
     # writing what was read reproduces the same files byte for byte
-    again = write_case(loaded, tmp_path / "again", name="rich.toml")
+    again = write_case(loaded, tmp_path / "again", name="rich.toml", arrays=arrays)
     for path in sorted((tmp_path / "out").iterdir()):
         assert (again.parent / path.name).read_bytes() == path.read_bytes(), path.name
 
@@ -224,6 +226,42 @@ def test_hdf5_heads_and_displacement(tmp_path):
     np.testing.assert_array_equal(case.observations.displacement, displacement)
 
 
+def test_hdf5_arrays_are_referenced_from_the_manifest(tmp_path):
+    case = _rich_case(np.random.default_rng(8))
+    manifest = write_case(case, tmp_path, arrays="hdf5")
+    text = manifest.read_text()
+    assert 'head = { file = "case.h5", dataset = "aquifers[0].head" }' in text
+    assert 'displacement = { file = "case.h5", dataset = "observations.displacement" }' in text
+    assert not (tmp_path / "params.csv").exists() and not list(tmp_path.glob("heads_*.csv"))
+    assert 'thickness = { file = "case.h5", dataset = "aquifers[1].interbeds[0].thickness" }' \
+        in text
+    with h5py.File(tmp_path / "case.h5", "r") as f:
+        assert f["aquifers[0].head"].shape == (case.n_cells, case.n_times)
+        thickness = f["aquifers[1].interbeds[0].thickness"][()]
+    np.testing.assert_array_equal(thickness, case.aquifers[1].interbeds[0].thickness)
+
+
+def test_hdf5_parameters_are_checked_like_csv_ones(tmp_path):
+    manifest = write_base_case(tmp_path)
+    with h5py.File(tmp_path / "params.h5", "w") as f:
+        f["kv"] = np.array([2e-6, -3e-6, 4e-6])
+        f["short"] = np.ones(2)
+    manifest.write_text(MANIFEST.replace('kv = { file = "params.csv", column = "kv_lower" }',
+                                         'kv = { file = "params.h5", dataset = "kv" }'))
+    with pytest.raises(InputError, match=r'params.h5: dataset "kv": cell "B": kv = -3e-06 '
+                                         r"must be > 0 \(m/d\)"):
+        load_case(manifest)
+    manifest.write_text(MANIFEST.replace('kv = { file = "params.csv", column = "kv_lower" }',
+                                         'kv = { file = "params.h5", dataset = "short" }'))
+    with pytest.raises(InputError, match=r"\(2,\); expected \(3,\) \[cell\]"):
+        load_case(manifest)
+
+
+def test_unknown_array_format_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="arrays='netcdf'"):
+        write_case(_rich_case(np.random.default_rng(1)), tmp_path, arrays="netcdf")
+
+
 def test_times_file_gives_an_irregular_axis(tmp_path):
     manifest = write_base_case(tmp_path)
     dates = ["2000-01-01", "2000-02-01", "2000-03-01", "2000-04-01"]
@@ -255,7 +293,8 @@ def test_wide_table_readers_agree(tmp_path):
         np.testing.assert_array_equal(read, np.asarray(table, dtype=np.float64))
 
 
-def test_bigger_case_round_trips(tmp_path):
+@pytest.mark.parametrize("arrays", ["csv", "hdf5"])
+def test_bigger_case_round_trips(tmp_path, arrays):
     # 2000 cells x 264 months: the wide-table path with many columns
     rng = np.random.default_rng(11)
     n, t = 2000, 264
@@ -266,4 +305,4 @@ def test_bigger_case_round_trips(tmp_path):
     case = Case(name="big", times=times, cells=Cells(ids, rng.normal(size=n), rng.normal(size=n)),
                 aquifers=(Aquifer("a", head=rng.normal(size=(n, t)), interbeds=(interbeds,)),),
                 observations=Observations(displacement=rng.normal(size=(n, t))))
-    assert_same(case, load_case(write_case(case, tmp_path)))
+    assert_same(case, load_case(write_case(case, tmp_path, arrays=arrays)))

@@ -130,7 +130,8 @@ def effective_stress_layering(case) -> Layering:
     botms, heads, layer_of = [], [], []
     previous_bottom = np.zeros(case.n_cells)
     for a, aq in enumerate(case.aquifers):
-        if np.any(aq.top < previous_bottom - 1e-9) or np.any(aq.bottom <= aq.top):
+        # the schema has each bottom below its top; CSUB's layers also must not overlap
+        if np.any(aq.top < previous_bottom - 1e-9):
             raise InputError(case.source or case.name, f"aquifers[{a}].top/bottom",
                              "aquifers must be ordered from the top and not overlap "
                              f"(top {aq.top.tolist()}, bottom {aq.bottom.tolist()})")
@@ -179,14 +180,7 @@ class Mf6CsubSolver(ModflowSolver):
                              f"must lie in (0, 1), got {self.options['porosity']!r}")
 
     def check_case(self, case) -> None:
-        if formulation(case) == "effective-stress":
-            if case.geostatic is None:
-                raise InputError(case.source or case.name, "geostatic",
-                                 "storage = \"indices\" needs the geostatic table (sgm, sgs)")
-            for a, aq in enumerate(case.aquifers):
-                if aq.top is None or aq.bottom is None:
-                    raise InputError(case.source or case.name, f"aquifers[{a}].top",
-                                     "storage = \"indices\" needs aquifer top and bottom")
+        formulation(case)  # refuses a mix of storage kinds
 
     def simulate_chunk(self, case, folder: Path, exe: Path) -> CompactionParts:
         sim, index = build_simulation(case, folder, exe, self.options)

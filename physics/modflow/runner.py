@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.errors import InputError, SolverError
 from engine.result import Result
+from engine.schema import validate_case
 from engine.solver import Solver
 from physics.modflow import executables
 from physics.modflow.listing import failure_message
@@ -59,7 +60,8 @@ class ModflowSolver(Solver):
 
     # -- to implement -------------------------------------------------------------
     def check_case(self, case) -> None:
-        """Raise InputError when this solver cannot represent ``case``."""
+        """Raise InputError when this solver cannot represent ``case`` (one that the
+        schema allows: ``engine.schema.validate_case`` has passed it)."""
 
     def simulate_chunk(self, case, folder: Path, exe: Path) -> CompactionParts:
         """Build, run and read one model of ``case`` (a chunk) in ``folder``."""
@@ -77,6 +79,7 @@ class ModflowSolver(Solver):
 
     def compaction_parts(self, case) -> CompactionParts:
         """Compaction of every compressible system, [N, T] each (see CompactionParts)."""
+        validate_case(case)
         self.check_case(case)
         exe = executables.require(self.program)
         parts: CompactionParts = {}
