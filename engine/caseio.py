@@ -151,8 +151,9 @@ class _Loader(ManifestValues):
         if repeated.any():
             row = int(np.argmax(repeated))
             first = int(np.flatnonzero(ids == ids[row])[0])
-            raise InputError(path, 'column "id"', f'line {line_of(path, row)}: cell id "{ids[row]}" '
-                             f"repeats line {line_of(path, first)}; ids must be unique")
+            raise InputError(path, 'column "id"', f'line {line_of(path, row)}: cell id '
+                             f'"{ids[row]}" repeats line {line_of(path, first)}; ids must be '
+                             "unique")
         xy = [self.finite_column(frame, name, path) for name in ("x", "y")]
         zone = frame["zone"].to_numpy(dtype=str) if "zone" in frame else None
         return Cells(ids, xy[0], xy[1], zone)
@@ -361,8 +362,8 @@ class _Loader(ManifestValues):
             raise InputError(path, 'column "time"', f"has {len(times)} rows; the case time "
                              f"axis has {axis}")
         row = int(np.argmax(times != self.times))
-        raise InputError(path, 'column "time"', f"line {line_of(path, row)}: {times[row]} where the case "
-                         f"time axis ({axis}) has {self.times[row]}")
+        raise InputError(path, 'column "time"', f"line {line_of(path, row)}: {times[row]} where "
+                         f"the case time axis ({axis}) has {self.times[row]}")
 
     def geostatic(self, table) -> Geostatic:
         self.keys(table, ("sgm", "sgs", "land_surface"), "geostatic")
@@ -402,9 +403,10 @@ class _Loader(ManifestValues):
             outside = (steps > last) | (self.times[np.minimum(steps, last)] != times)
             if outside.any():
                 row = int(np.argmax(outside))
-                raise InputError(path, 'column "time"', f"line {line_of(path, row)}: {times[row]} is not a "
-                                 f"time of the case axis ({self.times[0]} to {self.times[-1]}, "
-                                 f"{len(self.times)} times); observations must fall on case times")
+                raise InputError(path, 'column "time"', f"line {line_of(path, row)}: "
+                                 f"{times[row]} is not a time of the case axis "
+                                 f"({self.times[0]} to {self.times[-1]}, {len(self.times)} "
+                                 "times); observations must fall on case times")
             observed = np.full(shape, np.nan)
             observed[np.ix_(self.column_cells(columns, path), steps)] = values.T
         infinite = np.isinf(observed)
@@ -440,8 +442,8 @@ class _Loader(ManifestValues):
         index = pd.Index(names).get_indexer(text)
         if (index < 0).any():
             row = int(np.argmax(index < 0))
-            raise InputError(path, f'column "{column.name}"', f'line {line_of(path, row)}: "{text.iloc[row]}" '
-                             f"is not {what} of the case"
+            raise InputError(path, f'column "{column.name}"', f"line {line_of(path, row)}: "
+                             f'"{text.iloc[row]}" is not {what} of the case'
                              f"{suggest(text.iloc[row], names[:_SUGGEST_AMONG])}")
         return index.astype(np.int64)
 

@@ -63,20 +63,29 @@ def _check_text(path: Path) -> None:
                          f"{e.start}); expected a UTF-8 text CSV") from None
 
 
-def _header(path: Path) -> list[str]:
+def _header(path: Path, loose: bool) -> tuple[list[str], str]:
+    """The column names of the header line and the separator. Strict tables separate by
+    ","; ``loose`` ones by ";" where their header line has more of those, and have their
+    comment lines skipped and their names stripped."""
     _check_text(path)
     try:
         with open(path, encoding="utf-8-sig", newline="") as f:
-            header = next(csv.reader(f, skipinitialspace=True), [])
+            line = next((line for line in f if line.strip() and not (
+                loose and line.lstrip().startswith("#"))), "")
     except UnicodeDecodeError as e:  # past the sniffed start of a very long header line
         raise InputError(path, "(header)", f"the header line is not UTF-8 text ({e.reason})"
                          ) from None
+    sep = ";" if loose and line.count(";") > line.count(",") else ","
+    header = next(csv.reader([line], delimiter=sep, skipinitialspace=True), [])
+    return ([name.strip() for name in header] if loose else header), sep
+
+
+def _refuse_repeats(path: Path, header: list[str]) -> None:
     seen = set()
     for name in header:
         if name in seen:
             raise InputError(path, f'column "{name}"', "appears twice in the header line")
         seen.add(name)
-    return header
 
 
 def _read_csv(path: Path, header: list[str], **options) -> pd.DataFrame:
@@ -87,7 +96,7 @@ def _read_csv(path: Path, header: list[str], **options) -> pd.DataFrame:
             frame = pd.read_csv(path, engine="c", encoding="utf-8-sig", skipinitialspace=True,
                                 index_col=False, **options)
     except pd.errors.ParserWarning:
-        raise InputError(path, "(file)", _first_ragged_row(path, len(header))) from None
+        raise InputError(path, "(file)", _first_ragged_row(path, len(header), options)) from None
     except (ValueError, OSError) as e:  # pandas' parser and decode errors are ValueErrors
         message = " ".join(str(e).split())
         raise InputError(path, "(file)", f"cannot be read as CSV: {message}") from None
@@ -95,11 +104,12 @@ def _read_csv(path: Path, header: list[str], **options) -> pd.DataFrame:
     return frame
 
 
-def _first_ragged_row(path: Path, width: int) -> str:
+def _first_ragged_row(path: Path, width: int, options: dict) -> str:
     with open(path, encoding="utf-8-sig", newline="") as f:
-        reader = csv.reader(f, skipinitialspace=True)
+        reader = csv.reader(f, delimiter=options.get("sep", ","), skipinitialspace=True)
         for row, fields in enumerate(reader):
-            if row and fields and len(fields) > width:
+            comment = options.get("comment") and fields and fields[0].lstrip().startswith("#")
+            if row and fields and not comment and len(fields) > width:
                 return (f"line {reader.line_num} has {len(fields)} fields but the header line "
                         f"names {width} columns: {','.join(fields)[:200]}")
     return f"some row has more fields than the {width} columns of the header line"
@@ -145,43 +155,75 @@ def line_of(path: Path, row: int, comments: bool = False) -> int:
     return first_line
 
 
-def read_table(path: Path, required=(), optional=()) -> pd.DataFrame:
+def read_table(path, required=(), optional=(), *, loose: bool = False,
+               header_only: bool = False) -> pd.DataFrame:
     """A small or long CSV with every cell as a string ('' where empty).
 
     ``required`` columns must be present; other columns are refused unless
-    ``optional`` lists them (``optional=None`` accepts any extra column)."""
-    header = _header(path)
+    ``optional`` lists them (``optional=None`` accepts any extra column). ``loose``
+    reads data as found in the wild (cases.readers): "#" lines are comments, ";" may
+    separate, names are matched lower-cased (``frame.attrs["original"]`` keeps their
+    spelling, some are data such as well ids) and a table without rows is refused.
+    ``header_only`` returns the columns without reading the rows.
+    """
+    path = Path(path)
+    if loose and not path.is_file():
+        why = "is a directory" if path.is_dir() else "does not exist"
+        raise InputError(path, "(file)", f"the file {why}")
+    spelled, sep = _header(path, loose)
+    header = [name.lower() for name in spelled] if loose else spelled
+    _refuse_repeats(path, header)
     _check_columns(path, header, required, optional)
-    return _read_csv(path, header, dtype=str, keep_default_na=False, na_filter=False)
+    if header_only:
+        frame = pd.DataFrame(columns=header)
+    else:
+        frame = _read_csv(path, header, sep=sep, comment="#" if loose else None, dtype=str,
+                          keep_default_na=False, na_filter=False)
+    if loose:
+        frame.attrs["original"] = dict(zip(header, spelled))
+        if frame.empty and not header_only:
+            raise InputError(path, "(file)", "the table has a header but no rows")
+    return frame
 
 
-def numbers(column: pd.Series, path: Path) -> np.ndarray:
-    """float64 values of a text column: NaN where empty or "nan"; refuses anything else
-    that is not a number, naming the column, the row and the text."""
+#: Spellings of a missing number (compared lower-cased): an empty cell, NaN, NA, null.
+MISSING = ("", "nan", "na", "null")
+
+
+def numbers(column: pd.Series, path: Path, comments: bool = False) -> np.ndarray:
+    """float64 values of a text column: NaN where missing (MISSING); refuses anything
+    else that is not a number, naming the column, the line and the text. ``comments``:
+    the file's "#" lines hold no row (``read_table(loose=True)``)."""
     text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
-    values = pd.to_numeric(text, errors="coerce").to_numpy(np.float64)
-    junk = np.isnan(values) & (text != "").to_numpy() & (text.str.lower() != "nan").to_numpy()
+    missing = text.str.lower().isin(MISSING).to_numpy()
+    values = pd.to_numeric(text.where(~missing, None), errors="coerce").to_numpy(np.float64)
+    junk = np.isnan(values) & ~missing
     if junk.any():
         row = int(np.argmax(junk))
-        raise InputError(path, f'column "{column.name}"',
-                         f'line {line_of(path, row)}: "{text.iloc[row]}" is not a number')
+        raise InputError(path, f'column "{column.name}"', f"line {line_of(path, row, comments)}: "
+                         f'"{text.iloc[row]}" is not a number')
     return values
 
 
-def dates(text, path: Path, field: str) -> np.ndarray:
-    """datetime64[D] from ISO "YYYY-MM-DD" strings, naming the row and text of a bad one."""
+def dates(text, path: Path, field: str, comments: bool = False,
+          time_of_day: bool = False) -> np.ndarray:
+    """datetime64[D] from ISO "YYYY-MM-DD" strings (with ``time_of_day``, also followed by
+    a time, which is dropped), naming the line and text of a bad one."""
     text = pd.Series(text, dtype=object).fillna("").astype(str).str.strip()
-    iso = text.str.fullmatch(ISO_DATE).to_numpy(bool)
-    if not iso.all():
-        row = int(np.argmin(iso))
-        raise InputError(path, field, f'line {line_of(path, row)}: "{text.iloc[row]}" is not an '
-                         "ISO date (YYYY-MM-DD)")
-    try:
-        return text.to_numpy(dtype=str).astype("datetime64[D]")
-    except ValueError:
-        row = [_is_calendar_date(value) for value in text].index(False)
-        raise InputError(path, field, f'line {line_of(path, row)}: "{text.iloc[row]}" is not a '
-                         "calendar date") from None
+    if time_of_day:
+        parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        valid = parsed.notna().to_numpy()
+    else:
+        valid = text.str.fullmatch(ISO_DATE).to_numpy(bool)
+    if valid.all():
+        try:
+            return (parsed.to_numpy() if time_of_day else text.to_numpy(dtype=str)).astype(
+                "datetime64[D]")
+        except ValueError:  # an ISO spelling of a day that does not exist: 2000-02-30
+            valid = np.array([_is_calendar_date(value) for value in text])
+    row = int(np.argmin(valid))
+    raise InputError(path, field, f'line {line_of(path, row, comments)}: "{text.iloc[row]}" '
+                     "is not a date (YYYY-MM-DD)")
 
 
 def _is_calendar_date(text: str) -> bool:
@@ -210,7 +252,8 @@ def read_wide(path: Path) -> tuple[np.ndarray, list[str], np.ndarray]:
     Returns (times datetime64[D] [R], column names [C], values float64 [R, C]); empty
     cells are NaN. Built for big tables (100k cells x 264 months).
     """
-    header = _header(path)
+    header, _ = _header(path, loose=False)
+    _refuse_repeats(path, header)
     _check_columns(path, header, ("time",), None)
     at = header.index("time")
     values = _plain_numbers(path, at, len(header))

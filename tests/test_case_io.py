@@ -306,3 +306,12 @@ def test_bigger_case_round_trips(tmp_path, arrays):
                 aquifers=(Aquifer("a", head=rng.normal(size=(n, t)), interbeds=(interbeds,)),),
                 observations=Observations(displacement=rng.normal(size=(n, t))))
     assert_same(case, load_case(write_case(case, tmp_path, arrays=arrays)))
+
+
+def test_errors_name_the_line_an_editor_shows(tmp_path):
+    # a blank line holds no row, but it counts as a line of the file
+    manifest = write_base_case(tmp_path)
+    (tmp_path / "params.csv").write_text("id,b_lower,kv_lower\nA,1.5,2e-6\n\nB,2.5,fast\n"
+                                         "C,3.5,4e-6\n")
+    with pytest.raises(InputError, match=r'column "kv_lower": line 4: "fast" is not a number'):
+        load_case(manifest)

@@ -112,7 +112,8 @@ def egms_without_pid(tmp):
 
 def egms_duplicated_date_columns(tmp):
     p = _egms(tmp, edit=lambda h, r: (h[:-1] + [h[-2]], r))
-    return lambda: read_insar(p), p, "header", str(TRUTH.dates[-2]).replace("-", "")
+    date = str(TRUTH.dates[-2]).replace("-", "")
+    return lambda: read_insar(p), p, f'column "{date}"', "twice"
 
 
 def egms_same_date_twice_spelled_differently(tmp):
@@ -211,7 +212,8 @@ def csv_impossible_date_header(tmp):
 def csv_text_in_values(tmp):
     p = _ps(tmp, ["id", "x", "y", *DATES], [["P0", 1, 2, 0, "abc", 2]],
             ["unit: mm", "positive: up"])
-    return lambda: read_insar(p), p, "20160117", '"abc"'
+    # two comment lines and the header: the row is the file's line 4
+    return lambda: read_insar(p), p, 'column "20160117"', 'line 4: "abc"'
 
 
 def csv_incidence_not_an_angle(tmp):
@@ -229,7 +231,7 @@ def csv_lonlat_without_crs(tmp):
 def insar_neither_hdf5_nor_csv(tmp):
     p = tmp / "ts.bin"
     p.write_bytes(bytes(range(256)) * 4)
-    return lambda: read_insar(p), p, "file", "not a text (CSV) file"
+    return lambda: read_insar(p), p, "(file)", "binary content"
 
 
 def insar_hdf5_of_another_kind(tmp):
@@ -267,7 +269,7 @@ def wells_two_heads_same_day(tmp):
 def wells_bad_date(tmp):
     call, p = _wells(tmp, ["well", "time", "head_m", "aquifer", "x", "y"],
                      [["A", "2016-13-01", -5, "confined-1", 0, 0]])
-    return call, p, "time", "2016-13-01"
+    return call, p, 'column "time"', 'line 2: "2016-13-01"'
 
 
 def wells_moving_well(tmp):

@@ -71,7 +71,8 @@ def point_ids(frame, path, column) -> np.ndarray:
     ids = frame[column].astype(str).str.strip().to_numpy()
     empty = ids == ""
     if empty.any():
-        raise InputError(path, column, f"row {int(np.argmax(empty)) + 2} has no point id")
+        line = tables.line_of(path, int(np.argmax(empty)))
+        raise InputError(path, column, f"line {line} has no point id")
     uniq, counts = np.unique(ids, return_counts=True)
     if (counts > 1).any():
         raise InputError(path, column, f'point id "{uniq[counts > 1][0]}" appears '

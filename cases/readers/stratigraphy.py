@@ -86,15 +86,16 @@ def read_stratigraphy(path, aquifers, crs: str | None = None) -> EquivalentBeds:
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(path, thick_col or f"{top_col}/{bottom_col}",
-                         f'site "{names[i]}" (row {i + 2}): bed thickness {thickness[i]} m '
-                         "must be > 0")
+                         f'site "{names[i]}" (line {tables.line_of(path, i)}): bed '
+                         f"thickness {thickness[i]} m must be > 0")
 
     aq_col = tables.find_column(frame, ("aquifer", "aquifer_group"))
     if aq_col is not None:
         labels = frame[aq_col].astype(str).str.strip().to_numpy()
         for i, label in enumerate(labels):
             if label not in known:
-                raise InputError(path, aq_col, f'row {i + 2}: unknown aquifer "{label}"'
+                raise InputError(path, aq_col, f"line {tables.line_of(path, i)}: unknown "
+                                               f'aquifer "{label}"'
                                                f"{suggest(label, known)}; aquifers: "
                                                f"{', '.join(known)}")
         aquifer = np.array([known.index(label) for label in labels])
@@ -113,7 +114,8 @@ def read_stratigraphy(path, aquifers, crs: str | None = None) -> EquivalentBeds:
             bad = values <= 0
             if bad.any():
                 i = int(np.argmax(bad))
-                raise InputError(path, prop, f"row {i + 2}: {values[i]} must be > 0")
+                raise InputError(path, prop, f"line {tables.line_of(path, i)}: {values[i]} "
+                                             "must be > 0")
             given[prop] = values
     rows = []
     for k, site in enumerate(sites):

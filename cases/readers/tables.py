@@ -7,11 +7,11 @@ A quantity column may carry its unit as a suffix (``head_m``, ``compaction_mm``,
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from engine import tables as core
 from engine.errors import InputError, suggest
 
 LENGTH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048}
@@ -19,49 +19,19 @@ LENGTH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001, "ft": 0.3048}
 
 def read_table(path, header_only: bool = False) -> pd.DataFrame:
     """A CSV as strings (comma or semicolon separated; ``#`` lines are comments), column
-    names stripped and lower-cased. Refuses missing, empty, binary or ragged files."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "file", "no such file")
-    try:
-        header = _first_data_line(path)
-        sep = ";" if header.count(";") > header.count(",") else ","
-        frame = pd.read_csv(path, sep=sep, comment="#", dtype=str, skipinitialspace=True,
-                            keep_default_na=False, nrows=0 if header_only else None,
-                            encoding="utf-8-sig")
-    except UnicodeDecodeError:
-        raise InputError(path, "file", "not a text (CSV) file") from None
-    except pd.errors.EmptyDataError:
-        raise InputError(path, "file", "the file is empty") from None
-    except pd.errors.ParserError as err:
-        raise InputError(path, "rows", f"not a regular CSV table: {err}") from None
-    # pandas renames repeated headers ("a", "a.1"): look at the header line itself
-    names = [n.strip().strip('"').lower() for n in header.rstrip("\n").split(sep)]
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if repeated:
-        raise InputError(path, "header", f'column "{repeated[0]}" appears more than once')
-    # headers are matched case-insensitively; wide tables keep the original spelling of
-    # the names that are data (well ids)
-    frame.attrs["original"] = {str(c).strip().lower(): str(c).strip() for c in frame.columns}
-    frame.columns = [str(c).strip().lower() for c in frame.columns]
-    if header_only:
-        return frame
-    if frame.empty:
-        raise InputError(path, "rows", "the table has a header but no rows")
-    return frame
+    names stripped and lower-cased: ``engine.tables.read_table`` in its loose dialect."""
+    return core.read_table(path, optional=None, loose=True, header_only=header_only)
+
+
+def line_of(path, row: int) -> int:
+    """The file's line (as an editor numbers it) of data row ``row`` (from 0) of a table
+    read by ``read_table``: comment and blank lines hold no row."""
+    return core.line_of(path, row, comments=True)
 
 
 def read_header(path) -> list[str]:
     """The lower-cased column names of a CSV, without reading its rows."""
     return list(read_table(path, header_only=True).columns)
-
-
-def _first_data_line(path: Path) -> str:
-    with open(path, encoding="utf-8-sig") as fh:
-        for line in fh:
-            if line.strip() and not line.lstrip().startswith("#"):
-                return line
-    return ""
 
 
 def comment_declarations(path) -> dict[str, str]:
@@ -127,28 +97,19 @@ def quantity_column(frame: pd.DataFrame, stem: str, path, default_unit: str | No
 
 
 def numbers(frame: pd.DataFrame, column: str, path, ids=None, allow_missing=False) -> np.ndarray:
-    """float64 of one column; empty cells are NaN when ``allow_missing``; anything that
-    is not a number is refused with its row (or id) and value."""
-    text = frame[column].astype(str).str.strip()
-    empty = text.isin(["", "nan", "NaN", "NA", "null"])
-    values = pd.to_numeric(text.where(~empty, None), errors="coerce").to_numpy(np.float64)
-    bad = np.isnan(values) & ~empty.to_numpy()
-    if not allow_missing:
-        bad |= empty.to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        where = f"point {ids[i]}" if ids is not None else f"row {i + 2}"
-        raise InputError(path, column, f'{where}: "{frame[column].iloc[i]}" is not a number')
+    """float64 of one column (``engine.tables.numbers``); missing values are NaN when
+    ``allow_missing``, else refused with their point id (or line)."""
+    values = core.numbers(frame[column], path, comments=True)
+    missing = np.isnan(values)
+    if missing.any() and not allow_missing:
+        i = int(np.argmax(missing))
+        where = f"point {ids[i]}" if ids is not None else f"line {line_of(path, i)}"
+        raise InputError(path, f'column "{column}"', f'{where}: "{frame[column].iloc[i]}" '
+                         "is not a number")
     return values
 
 
 def dates(frame: pd.DataFrame, column: str, path) -> np.ndarray:
     """datetime64[D] of an ISO-date column (YYYY-MM-DD, optionally with a time of day)."""
-    text = frame[column].astype(str).str.strip()
-    parsed = pd.to_datetime(text, errors="coerce", format="ISO8601")
-    bad = parsed.isna().to_numpy()
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(path, column, f'row {i + 2}: "{text.iloc[i]}" is not a date '
-                                       "(YYYY-MM-DD)")
-    return parsed.to_numpy().astype("datetime64[D]")
+    return core.dates(frame[column], path, f'column "{column}"', comments=True,
+                      time_of_day=True)
