@@ -6,7 +6,8 @@ Per aquifer that holds delay interbeds or no-delay beds, five parameters per cel
 ``interbed_thickness``     ln of the multiplier of the bed thickness b (m)         log
 ``kv``                     ln of the multiplier of the interbeds' Kv (m/d)         log
 ``sskv``                   ln of the multiplier of the inelastic Sskv (1/m)        log
-``sske``                   ln of the multiplier of the elastic Sske (1/m)          log
+``sske``                   ln of the multiplier of the elastic Sske (1/m), capped   log
+                           at Sskv
 ``preconsolidation_offset``  m of head below the initial (or the case's)           m
                            preconsolidation head at which virgin compaction starts
 =========================  =====================================================  =====
@@ -133,8 +134,9 @@ def _changed(material, mine: dict, initial_head: np.ndarray):
     """One compressible system with its multipliers and offset applied."""
     if material.storage != "specific":
         raise ValueError("calibration needs storage = \"specific\" (sske, sskv given)")
-    changes = {"sske": material.sske * np.exp(mine["sske"]),
-               "sskv": material.sskv * np.exp(mine["sskv"])}
+    sskv = material.sskv * np.exp(mine["sskv"])
+    # elastic storage never exceeds virgin storage (the solver refuses it)
+    changes = {"sske": np.minimum(material.sske * np.exp(mine["sske"]), sskv), "sskv": sskv}
     changes["thickness"] = material.thickness * np.exp(mine["interbed_thickness"])
     if material.kind == "interbeds":
         changes["kv"] = material.kv * np.exp(mine["kv"])

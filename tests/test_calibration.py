@@ -1,0 +1,178 @@
+"""calibrated:terzaghi: the smoother's algebra, kriging, parameter recovery on a case whose
+truth is the same physics, no use of test observations, conformance and persistence."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine.case import Cells, Observations, build_case
+from engine.conformance import check_solver, poisoned
+from engine.registry import make_solver
+from engine.split import Split
+from physics.calibration import kriging, smoother
+from physics.calibration.parameters import CLIP_SD
+from physics.calibration.solver import calibrated_class
+
+FAST = {"members": 32, "iterations": 4, "nodes": 9, "radius": 1500.0,
+        "extensometer_radius": 5000.0, "prior_length": 3000.0}
+#: ln multipliers of the truth against the prior: thickness, kv, sskv, sske per aquifer
+TRUE_LOG = {"interbed_thickness": 0.2, "kv": -0.8, "sskv": 0.4, "sske": -0.3}
+
+
+def twin(n_side=5, months=48, seed=0):
+    """A truth run by terzaghi with known parameters on an n_side^2 grid (1 km), two
+    aquifers with one interbed system each; the case carries the prior (the truth's
+    parameters divided by exp(TRUE_LOG)) and the truth's observations with noise.
+    Returns (case, truth case)."""
+    rng = np.random.default_rng(seed)
+    n = n_side * n_side
+    t = np.arange(months)
+    days = np.round(t * 30.4375).astype(int)
+    aquifers, prior = [], []
+    for a in range(2):
+        trend = (8.0 + 6.0 * rng.random(n))[:, None] * (t / months)[None, :]
+        season = (1.5 + a) * np.sin(2 * np.pi * t / 12.0)[None, :]
+        head = 20.0 - 10.0 * a - trend - season + season[:, :1]
+        truth = {"thickness": 3.0 + a + 0.5 * rng.random(n), "count": 4.0,
+                 "kv": 1e-5 * np.exp(0.5 * rng.standard_normal(n)),
+                 "sskv": 4e-4 * np.exp(0.3 * rng.standard_normal(n)), "sske": 2e-5}
+        aquifers.append({"name": f"confined-{a + 1}", "head": head, "interbeds": [truth]})
+        prior.append({**truth, "thickness": truth["thickness"] / np.exp(TRUE_LOG["interbed_thickness"]),
+                      "kv": truth["kv"] / np.exp(TRUE_LOG["kv"]),
+                      "sskv": truth["sskv"] / np.exp(TRUE_LOG["sskv"]),
+                      "sske": truth["sske"] / np.exp(TRUE_LOG["sske"])})
+    cells = Cells(np.array([f"c{i}" for i in range(n)]), 1000.0 * (np.arange(n) % n_side),
+                  1000.0 * (np.arange(n) // n_side))
+    truth_case = replace(build_case("truth", days, aquifers), cells=cells)
+    run = make_solver("terzaghi", nodes=9).predict(truth_case)
+    noisy = run.displacement + rng.normal(0.0, 2e-3, run.displacement.shape)
+    noisy[:, 0] = 0.0
+    sites = [0, n // 2]
+    rows = [(c, a, k) for c in sites for a in range(2) for k in range(months)]
+    ext = {"site": np.array([f"e{r[0]}" for r in rows]), "cell": np.array([r[0] for r in rows]),
+           "aquifer": np.array([r[1] for r in rows]),
+           "time": truth_case.times[[r[2] for r in rows]],
+           "compaction": np.array([run.compaction[r[1], r[0], r[2]] for r in rows])}
+    case = replace(build_case("twin", days, [{**aq, "interbeds": [p]}
+                                             for aq, p in zip(aquifers, prior)]),
+                   cells=cells, observations=Observations(noisy, ext))
+    return case, truth_case
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    case, truth = twin()
+    split = Split("spatial", train_fraction=0.7, seed=1)
+    solver = make_solver("calibrated:terzaghi", **FAST)
+    report = solver.fit(case, split)
+    return case, truth, split, solver, report
+
+
+def test_inflation_factors_sum_to_one():
+    alphas = smoother.inflation_factors(4, 2.0)
+    assert np.isclose(np.sum(1.0 / alphas), 1.0) and np.all(np.diff(alphas) < 0)
+    assert np.allclose(smoother.inflation_factors(3, 1.0), 3.0)
+
+
+def test_linear_gaussian_update_matches_the_kalman_posterior():
+    """One parameter, 5 direct noisy readings: ES-MDA over 4 assimilations gives the
+    analytic posterior mean and variance (up to sampling error of 2000 members)."""
+    rng = np.random.default_rng(0)
+    members = rng.normal(0.0, 1.0, size=(2000, 1, 1))
+    noise, truth = 0.5, 0.8
+    observed = truth + rng.normal(0.0, noise, size=(1, 5))
+    weights = smoother.localization([0.0], [0.0], [0.0], [0.0], 1.0)
+    for alpha in smoother.inflation_factors(4):
+        simulated = np.repeat(members[:, 0, :].T[:, None, :], 5, axis=1)   # [1, 5, Ne]
+        a, b = smoother.products(simulated, observed, np.full((1, 5), noise), alpha, rng)
+        members = smoother.update(members, [(weights, a, b)], alpha)
+    precision = 1.0 + 5 / noise**2
+    assert abs(members.mean() - observed.sum() / noise**2 / precision) < 0.02
+    assert abs(members.var() - 1.0 / precision) < 0.1 / precision
+
+
+def test_localization_taper():
+    w = smoother.gaspari_cohn(np.array([0.0, 500.0, 999.0, 1000.0, 5000.0]), 1000.0)
+    assert w[0] == 1.0 and 1.0 > w[1] > w[2] > 0.0 and w[3] == 0.0 and w[4] == 0.0
+
+
+def test_kriging_spread_grows_away_from_data():
+    rng = np.random.default_rng(0)
+    x, y = rng.uniform(0, 10000, 200), rng.uniform(0, 10000, 200)
+    values = np.sin(x / 3000.0) + 0.1 * rng.standard_normal(200)
+    v = kriging.fit_variogram(x, y, values, rng)
+    assert 1000.0 < v.range < 50000.0 and v.sill > 0
+    _, weights, variance = kriging.kriging_weights(x, y, [x[0] + 10.0, 40000.0],
+                                                   [y[0], 40000.0], v, 16)
+    assert np.allclose(weights.sum(axis=1), 1.0)
+    assert variance[0] < 0.5 * variance[1]
+
+
+def test_recovers_the_truths_parameters(fitted):
+    case, truth, split, solver, report = fitted
+    mean, _, _ = solver.parameters(case)
+    prior_error, posterior_error = [], []
+    for p, kind in enumerate(solver.space.kind):
+        if kind not in ("interbed_thickness", "sskv", "kv"):
+            continue
+        assert np.all(np.abs(mean[p]) <= CLIP_SD * solver.space.spread[p])   # within the prior
+    # identifiable combinations: ln(b Sskv) (storage-thickness) and ln(b^2 Sskv / Kv) (lag)
+    k = dict(zip(solver.space.names, mean))
+    for a in ("confined-1", "confined-2"):
+        storage = k[f"{a}.interbed_thickness"] + k[f"{a}.sskv"]
+        lag = 2 * k[f"{a}.interbed_thickness"] + k[f"{a}.sskv"] - k[f"{a}.kv"]
+        true_storage = TRUE_LOG["interbed_thickness"] + TRUE_LOG["sskv"]
+        true_lag = 2 * TRUE_LOG["interbed_thickness"] + TRUE_LOG["sskv"] - TRUE_LOG["kv"]
+        prior_error += [abs(true_storage), abs(true_lag)]
+        posterior_error += [np.median(np.abs(storage - true_storage)),
+                            np.median(np.abs(lag - true_lag))]
+    # the storage is well determined by the record, the lag time less so
+    limit = np.array([0.3, 0.5] * 2) * np.array(prior_error)
+    assert np.all(np.array(posterior_error) < limit), posterior_error
+    # and the run fits the truth at held-out cells far better than the prior
+    test = split.test_cells(case)
+    truth_run = make_solver("terzaghi", nodes=9).predict(truth).displacement[test]
+    prior_run = make_solver("terzaghi", nodes=9).predict(case).displacement[test]
+    calibrated = solver.predict(case).displacement[test]
+    assert np.sqrt(np.mean((calibrated - truth_run) ** 2)) < \
+        0.25 * np.sqrt(np.mean((prior_run - truth_run) ** 2))
+    assert report["posterior_mean_misfit"]["insar_rmse_mm"] < \
+        report["ensemble_mean_misfit"][0]["insar_rmse_mm"]
+
+
+def test_fit_reads_no_test_observation(fitted):
+    case, _, split, solver, _ = fitted
+    test = split.test_mask(case)
+    nan = replace(case, observations=replace(
+        case.observations, displacement=np.where(test, np.nan, case.observations.displacement)))
+    for bad in (poisoned(case, split), nan):
+        again = make_solver("calibrated:terzaghi", **FAST)
+        again.fit(bad, split)
+        np.testing.assert_array_equal(again.posterior, solver.posterior)
+
+
+def test_save_load_and_posterior_members(fitted, tmp_path):
+    case, _, split, solver, _ = fitted
+    solver.save(tmp_path)
+    assert {"solver.json", "calibration.json", "posterior.h5"} <= {p.name for p in tmp_path.iterdir()}
+    loaded = calibrated_class("terzaghi", "calibrated:terzaghi").load(tmp_path)
+    a, b = solver.predict(case), loaded.predict(case)
+    np.testing.assert_array_equal(a.displacement, b.displacement)
+    np.testing.assert_array_equal(a.compaction, b.compaction)
+    members = loaded.posterior_members(case)
+    assert len(members) == FAST["members"]
+    _, _, sd = loaded.parameters(case)
+    test = split.test_cells(case)
+    assert np.all(sd[:, test] >= 0) and np.all(sd[:, split.train_cells(case)] == 0)
+
+
+def test_conformance():
+    passed = check_solver("calibrated:terzaghi", members=16, nodes=9)
+    assert {"no peeking", "determinism", "save/load", "compaction sum"} <= set(passed)
+
+
+def test_unknown_physics_is_refused():
+    from engine.errors import InputError
+    with pytest.raises(InputError, match="calibrated:terzaghi"):
+        make_solver("calibrated:nope")
