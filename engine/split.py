@@ -189,6 +189,24 @@ class Split:
         return np.flatnonzero(self.test_mask(case).any(axis=1))
 
 
+def allowed_target(case, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(target [N, T] m, train mask, validation mask): observed displacement copied
+    only at the entries the training and validation parts may use, NaN elsewhere, so a
+    fit that reads only ``target`` cannot see a test observation."""
+    observed = case.observations.displacement
+    if observed is None:
+        raise InputError(case.source or case.name, "observations.displacement",
+                         "training needs observed displacement")
+    train_mask, validation_mask = split.train_mask(case), split.validation_mask(case)
+    allowed = train_mask | validation_mask
+    target = np.full((case.n_cells, case.n_times), np.nan)
+    target[allowed] = observed[allowed]
+    if not np.isfinite(target[train_mask]).any():
+        raise InputError(case.source or case.name, "observations.displacement",
+                         "no observation in the training part of the split")
+    return target, train_mask, validation_mask
+
+
 def _part_size(n: int, fraction: float) -> int:
     """round(fraction * n), at least 1 when fraction > 0, leaving at least 1 of n."""
     if fraction <= 0.0 or n < 2:

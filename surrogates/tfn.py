@@ -36,9 +36,8 @@ from engine.errors import InputError, SolverError
 from engine.registry import register
 from engine.result import Result
 from engine.solver import Solver
-from engine.split import Split
+from engine.split import Split, allowed_target
 from surrogates.geography import inverse_distance, nearest
-from surrogates.neural_solver import allowed_target
 
 CONFIG_FILE = "config.json"
 PARAMETERS_FILE = "parameters.safetensors"
