@@ -144,7 +144,7 @@ def run_one(case, split: Split, name: str, options: dict, out: Path, log=print) 
     """Fit, predict and commit one solver; returns its run record. A fit interrupted
     with Ctrl-C commits nothing and re-raises KeyboardInterrupt."""
     from engine.registry import solver_class
-    from surrogates.neural_solver import save_model
+    from engine.persistence import save_model
 
     cls = solver_class(name)
     solver = cls(**options)
