@@ -1,23 +1,23 @@
 """One solver for every network: fit on the training part, predict, save, load.
 
-``NeuralSolver`` wraps any network of ``surrogates.models`` behind the solver
-protocol; the registered solvers below differ only in their network (and kind).
+``NeuralSolver`` wraps any network (a ``surrogates.models.base.SequenceModel``) behind
+the solver protocol. A network becomes a solver with ``register_network``, called in
+its own module under ``surrogates.models``: it makes the NeuralSolver subclass that
+holds the network's class, kind, defaults and presets, and registers it by name.
 
 fit(case, split) reads observed displacement ONLY where the split's training and
 validation masks allow (copied out entry by entry, so nothing else is ever read),
 fits the input normalisation and any network state on the training part, and trains
 with ``surrogates.train``. predict(case) never reads observations.
 
-A saved model is a folder without pickles:
+A saved model is a folder without pickles (``engine.persistence.save_model`` adds the
+``solver.json`` manifest that finds this class again):
 
     config.json            solver, network, resolved configuration, fitted state,
                            target scale, fit report
     normalisation.json     the feature set and its normalisation (training data only)
     split.json             the split the model was fitted on (null: none)
     weights.safetensors    the network's tensors
-
-``fit_command`` and ``load_model`` are the command line's entry points; they work for
-any registered solver (stateful ones are saved with a ``solver.json`` manifest).
 """
 
 from __future__ import annotations
@@ -34,13 +34,12 @@ from safetensors.torch import load_file, save_file
 
 from engine import __version__
 from engine.errors import InputError, SolverError
-from engine.registry import register
+from engine.registry import names, register, solver_class
 from engine.result import Result
 from engine.solver import Solver
-from engine.split import Split
+from engine.split import Split, allowed_target
 from surrogates.features import FeatureSet
-from surrogates.models import network_class
-from surrogates.presets import network_defaults, resolve
+from surrogates.presets import COMMON, PRESETS, configuration
 from surrogates.train import Sequences, resolve_device, torch_threads, train
 
 FORMAT = 1
@@ -48,24 +47,6 @@ CONFIG_FILE = "config.json"
 NORMALISATION_FILE = "normalisation.json"
 SPLIT_FILE = "split.json"
 WEIGHTS_FILE = "weights.safetensors"
-MANIFEST_FILE = "solver.json"
-
-
-def allowed_target(case, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(target [N, T] m, train mask, validation mask): observed displacement copied
-    only at the entries the training and validation parts may use, NaN elsewhere."""
-    observed = case.observations.displacement
-    if observed is None:
-        raise InputError(case.source or case.name, "observations.displacement",
-                         "training needs observed displacement")
-    train_mask, validation_mask = split.train_mask(case), split.validation_mask(case)
-    allowed = train_mask | validation_mask
-    target = np.full((case.n_cells, case.n_times), np.nan)
-    target[allowed] = observed[allowed]
-    if not np.isfinite(target[train_mask]).any():
-        raise InputError(case.source or case.name, "observations.displacement",
-                         "no observation in the training part of the split")
-    return target, train_mask, validation_mask
 
 
 def _target_scale(target: np.ndarray, mask: np.ndarray) -> float:
@@ -80,21 +61,19 @@ def _target_scale(target: np.ndarray, mask: np.ndarray) -> float:
 
 
 class NeuralSolver(Solver):
-    """Base of the registered neural solvers; subclasses set ``network`` and ``kind``."""
+    """Base of the registered neural solvers; ``register_network`` makes one subclass
+    per network, setting the class attributes below."""
 
-    network: ClassVar[str] = ""
+    network: ClassVar[str] = ""                 # the network's name (= the solver's)
+    model_class: ClassVar[type]                 # its SequenceModel
+    network_defaults: ClassVar[dict] = {}       # its keys over presets.COMMON
+    presets: ClassVar[dict] = {}                # preset -> its keys over the generic layer
+    has_attention: ClassVar[bool] = False       # attention() gives weights
     stateful = True
-
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        if cls.network:
-            cls.name = cls.name or cls.network
-            cls.defaults = {"preset": "default", **network_defaults(cls.network)}
-            register(cls.name, cls)
 
     def __init__(self, **options):
         super().__init__(**options)
-        self.config = resolve(self.network, self.options["preset"], options)
+        self.config = configuration(type(self), self.options["preset"], options)
         self.options = dict(self.config)
         self.model = None
         self.features = None
@@ -114,22 +93,22 @@ class NeuralSolver(Solver):
         if offset is not None:
             target = target - offset
         config = self.config
-        cls = network_class(self.network)
+        network = self.model_class
         features = FeatureSet(config["features"].split(",")).fit(case, train_mask, extra)
-        fitted = cls.prepare(case, config, train_mask, np.where(train_mask, target, np.nan))
+        fitted = network.prepare(case, config, train_mask, np.where(train_mask, target, np.nan))
         scale = _target_scale(target, train_mask)
 
         def part(mask):
             cells = np.flatnonzero(mask.any(axis=1))
             if not len(cells):
                 return None
-            dynamic, static = cls.inputs(case, cells, features, config, fitted, extra)
+            dynamic, static = network.inputs(case, cells, features, config, fitted, extra)
             return Sequences(dynamic, static, np.where(mask, target, np.nan)[cells] / scale)
 
         training, validation = part(train_mask), part(validation_mask)
         device = resolve_device(config["device"])
         torch.manual_seed(config["seed"])
-        model = cls(features.size, config, fitted)
+        model = network(features.size, config, fitted)
         with torch_threads(config["threads"]):
             outcome = train(model, training, validation, config, device)
         self.model, self.features, self.fitted = model.cpu().eval(), features, fitted
@@ -154,15 +133,15 @@ class NeuralSolver(Solver):
         cells, on the solver's device. On CPU the chunks go to ``workers`` threads (0: as
         many as torch's threads) with one torch thread each: independent small chunks
         keep the cores busier than several threads splitting every small time step."""
-        cls = network_class(self.network)
+        network = self.model_class
         device = resolve_device(self.config["device"])
         model = self.model.to(device)
         step = self.config["inference_batch"]
         chunks = [cells[start:start + step] for start in range(0, len(cells), step)]
 
         def one(chunk):
-            dynamic, static = cls.inputs(case, chunk, self.features, self.config,
-                                         self.fitted, extra)
+            dynamic, static = network.inputs(case, chunk, self.features, self.config,
+                                             self.fitted, extra)
             inputs = {k: torch.as_tensor(v).to(device) for k, v in {**dynamic, **static}.items()}
             with torch.inference_mode():
                 return run(chunk, model, inputs)
@@ -237,7 +216,7 @@ class NeuralSolver(Solver):
                              f"format {FORMAT}")
         config = saved["config"]
         solver = cls(**{k: v for k, v in config.items() if k in cls.defaults})
-        model = network_class(cls.network)(features.size, solver.config, saved["fitted"])
+        model = cls.model_class(features.size, solver.config, saved["fitted"])
         model.load_state_dict(weights)
         solver.model, solver.features, solver.fitted = model.eval(), features, saved["fitted"]
         solver.target_scale, solver.split = saved["target_scale"], split
@@ -245,109 +224,31 @@ class NeuralSolver(Solver):
         return solver
 
 
-class RNNSolver(NeuralSolver):
-    network, kind = "rnn", "ml"
+def register_network(name: str, model_class: type, *, kind: str = "ml",
+                     defaults: dict | None = None, presets: dict | None = None) -> type:
+    """Make the solver of a network and register it as ``name``; returns its class.
+
+    ``model_class``: the network, a ``SequenceModel``. ``kind``: "ml", or "hybrid" when a
+    physics law is inside the network. ``defaults``: the network's keys over
+    ``presets.COMMON`` (its own options, and sizes that differ). ``presets``: preset name
+    -> keys over that preset's generic layer (``presets.GENERIC``); "seminar" only where
+    the seminar gives the network a table."""
+    if kind not in ("ml", "hybrid"):
+        raise ValueError(f'network {name}: kind {kind!r} is not "ml" or "hybrid"')
+    unknown = sorted(set(presets or {}) - set(PRESETS))
+    if unknown:
+        raise ValueError(f"network {name}: unknown preset {unknown[0]!r}; presets: "
+                         f"{', '.join(PRESETS)}")
+    solver = type(f"NeuralSolver[{name}]", (NeuralSolver,), {
+        "name": name, "network": name, "kind": kind, "model_class": model_class,
+        "network_defaults": dict(defaults or {}), "presets": dict(presets or {}),
+        "defaults": {"preset": "default", **COMMON, **(defaults or {})},
+        "has_attention": model_class.has_attention, "cellwise": model_class.cellwise,
+        "__module__": model_class.__module__})
+    return register(name, solver)
 
 
-class LSTMSolver(NeuralSolver):
-    network, kind = "lstm", "ml"
-
-
-class GRUSolver(NeuralSolver):
-    network, kind = "gru", "ml"
-
-
-class RNNCNNSolver(NeuralSolver):
-    network, kind = "rnn-cnn", "ml"
-
-
-class AttentionGRUSolver(NeuralSolver):
-    network, kind = "am-gru", "ml"
-
-
-class LagAttentionGRUSolver(NeuralSolver):
-    network, kind = "lag-am-gru", "ml"
-
-
-class SelfAttentionSolver(NeuralSolver):
-    network, kind = "mhsa", "ml"
-
-
-class GeographicLSTMSolver(NeuralSolver):
-    network, kind = "gw-lstm", "ml"
-    cellwise = False     # each cell's inputs weigh its neighbours'
-
-
-class PhysicsRNNSolver(NeuralSolver):
-    network, kind = "pc-rnn", "hybrid"
-
-
-class LinearPhysicsRNNSolver(NeuralSolver):
-    network, kind = "pc-rnn-linear", "hybrid"
-
-
-# -- command-line entry points ------------------------------------------------------------
-
-def fit_command(case_path, solver: str, preset: str | None = None, split="spatial:0.7",
-                out_dir="model-out", options: dict | None = None) -> dict:
-    """Fit ``solver`` on the case at ``case_path`` and write, under ``out_dir``:
-    ``model/`` (the saved solver, if stateful), ``result.h5`` (its prediction on the
-    whole case), ``metrics.csv`` and ``metrics.md`` (on the test part, and on every
-    observation when the split holds nothing out) and ``report.json``. ``split`` is a
-    Split or a text such as "spatial:0.7" (validation fraction from the solver's
-    configuration); ``options`` values may be typed or command-line strings. Returns
-    the report."""
-    from engine.caseio import load_case
-    from engine.evaluate import evaluate, write_csv, write_markdown
-    from engine.registry import parse_option, solver_class
-
-    case = load_case(case_path)
-    cls = solver_class(solver)
-    options = {k: parse_option(cls, k, v) if isinstance(v, str) else v
-               for k, v in (options or {}).items()}
-    if preset is not None:
-        if "preset" not in cls.defaults:
-            raise InputError("command line", "preset", f"solver {solver} has no presets")
-        options["preset"] = preset
-    model = cls(**options)
-    if isinstance(split, str):
-        config = getattr(model, "config", model.options)
-        split = Split.parse(split, case, seed=int(config.get("seed", 0)),
-                            validation_fraction=float(config.get("validation_fraction", 0.1)))
-    report = model.fit(case, split)
-    result = model.predict(case)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if cls.stateful:
-        save_model(model, out / "model")
-    result.write(out / "result.h5")
-    if case.observations.displacement is not None:
-        test = (split or Split("none")).test_mask(case)
-        part = "test" if test.any() else "all"
-        table = evaluate(result, case.observations.displacement,
-                         test if test.any() else None, part=part)
-        write_csv(table, out / "metrics.csv")
-        write_markdown(table, out / "metrics.md")
-    report = {**report, "out_dir": str(out), "split": None if split is None else split.to_dict()}
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=str),
-                                     encoding="utf-8")
-    return report
-
-
-def save_model(solver: Solver, directory) -> None:
-    """``solver.save(directory)`` plus the manifest ``load_model`` reads."""
-    solver.save(directory)
-    manifest = {"solver": solver.name, "kind": solver.kind, "landsub_version": __version__}
-    (Path(directory) / MANIFEST_FILE).write_text(json.dumps(manifest), encoding="utf-8")
-
-
-def load_model(model_dir) -> Solver:
-    """The solver saved in ``model_dir`` by ``save_model`` (or ``fit_command``)."""
-    from engine.registry import solver_class
-
-    path = Path(model_dir) / MANIFEST_FILE
-    try:
-        name = json.loads(path.read_text(encoding="utf-8"))["solver"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise InputError(path, "solver", f"not a saved landsub model ({exc})") from None
-    return solver_class(name).load(model_dir)
+def network_names() -> list[str]:
+    """The names of every registered network (the ``surrogates.models`` modules and any
+    plug-in's)."""
+    return [name for name in names() if issubclass(solver_class(name), NeuralSolver)]

@@ -1,9 +1,14 @@
-"""Configurations of the neural solvers: per-network defaults and named presets.
+"""Configurations of the neural solvers: the keys every network has, the preset layers
+common to all networks, and how a configuration is resolved.
 
 A configuration is one flat dict (every key is also a solver option, so
 ``--option hidden=64`` overrides it on the command line). It is resolved as
 
-    network defaults  <-  preset  <-  options given explicitly
+    COMMON  <-  network defaults  <-  generic preset layer  <-  network's preset  <-  options
+
+The network defaults and the network's own preset entries are declared with the network,
+in its module under ``surrogates.models`` (``register_network``); this module holds only
+what every network shares.
 
 Presets:
 
@@ -11,10 +16,9 @@ Presets:
 ``fast``     small networks and few epochs, for the test suite (seconds).
 ``seminar``  the hyperparameter tables of the seminar, for the networks it gives
              them for: gw-lstm (case 1: 4 hidden layers of 64 units, 36-step windows),
-             am-gru and lag-am-gru (case 2: learning rate 0.001, 3 hidden layers,
-             batch 16, 500 epochs, Adam, training:validation 7:3), pc-rnn,
-             pc-rnn-linear and rnn-cnn (case 3: learning rate 0.001, 7 hidden layers
-             for the coupled model, batch 16, 2000 epochs, Adam, 8:2).
+             am-gru and lag-am-gru (case 2: ``SEMINAR_CASE2``), pc-rnn, pc-rnn-linear
+             and rnn-cnn (case 3: ``SEMINAR_CASE3``; 7 hidden layers for the coupled
+             model). A network has it only where it declares it.
 
 ``validation_fraction`` is the share of the training part held for early stopping;
 it is used where a split is built from a text such as "spatial:0.7" (``fit_command``).
@@ -23,6 +27,7 @@ it is used where a split is built from a text such as "spatial:0.7" (``fit_comma
 from __future__ import annotations
 
 from engine.errors import InputError, suggest
+from engine.registry import solver_class
 
 #: Keys every neural network has. Units: lr per step; window and attention windows in
 #: time steps (months on a monthly case); clip is the gradient-norm limit.
@@ -50,74 +55,67 @@ COMMON = {
     "progress": False,
 }
 
-_ATTENTION = {"attention_window": 24, "attention_size": 32, "inference_batch": 64}
+#: Every preset name, in the order error messages list them.
+PRESETS = ("default", "fast", "seminar")
 
-#: Per network: its family keys and its defaults over COMMON.
-NETWORKS = {
-    "rnn": {},
-    "lstm": {"hidden": 16},       # as accurate as 32 on the generated cases, twice as fast
-    "gru": {},
-    "rnn-cnn": {"conv_channels": 16, "conv_kernel": 5},
-    "am-gru": dict(_ATTENTION),
-    "lag-am-gru": {**_ATTENTION, "features": COMMON["features"] + ",lagged_head_change"},
-    "mhsa": {"layers": 2, "heads": 4, "attention_window": 24, "inference_batch": 64},
-    "gw-lstm": {"neighbours": 8, "kernel": "gaussian"},
-    "pc-rnn": {"features": "stress_load", "hidden": 16, "layers": 2, "exponent": 1.0,
-               "learn_exponent": True},
-    "pc-rnn-linear": {"features": "stress_load", "hidden": 16, "layers": 2, "exponent": 1.0,
-                      "learn_exponent": False},
+#: The presets every network has, and what each sets over the network's defaults (a
+#: network's own entry for the preset goes on top). ``seminar`` is not here: the seminar
+#: gives tables for some networks only.
+GENERIC = {
+    "default": {},
+    "fast": {"hidden": 16, "layers": 1, "lr": 1e-2, "batch_size": 32, "epochs": 60,
+             "patience": 15},
 }
 
-_FAST = {"hidden": 16, "layers": 1, "lr": 1e-2, "batch_size": 32, "epochs": 60,
-         "patience": 15}
-_CASE2 = {"lr": 1e-3, "layers": 3, "batch_size": 16, "epochs": 500,
-          "validation_fraction": 0.3}
-_CASE3 = {"lr": 1e-3, "batch_size": 16, "epochs": 2000, "validation_fraction": 0.2}
-
-PRESETS = {
-    "default": {name: {} for name in NETWORKS},
-    "fast": {**{name: dict(_FAST) for name in NETWORKS},
-             "mhsa": {**_FAST, "heads": 2},
-             "pc-rnn": {**_FAST, "hidden": 8, "layers": 2},
-             "pc-rnn-linear": {**_FAST, "hidden": 8, "layers": 2}},
-    "seminar": {
-        "gw-lstm": {"layers": 4, "hidden": 64, "window": 36},
-        "am-gru": dict(_CASE2),
-        "lag-am-gru": dict(_CASE2),
-        "pc-rnn": {**_CASE3, "layers": 7},
-        "pc-rnn-linear": {**_CASE3, "layers": 7},
-        "rnn-cnn": dict(_CASE3),
-    },
-}
+#: The seminar's training tables, shared by the networks of one case study.
+#: Case 2 (am-gru, lag-am-gru): learning rate 0.001, 3 hidden layers, batch 16, 500 epochs,
+#: Adam, training:validation 7:3.
+SEMINAR_CASE2 = {"lr": 1e-3, "layers": 3, "batch_size": 16, "epochs": 500,
+                 "validation_fraction": 0.3}
+#: Case 3 (pc-rnn, pc-rnn-linear, rnn-cnn): learning rate 0.001, batch 16, 2000 epochs,
+#: Adam, 8:2.
+SEMINAR_CASE3 = {"lr": 1e-3, "batch_size": 16, "epochs": 2000, "validation_fraction": 0.2}
 
 
-def network_defaults(network: str) -> dict:
-    """The default configuration of ``network`` (its keys are its solver options)."""
-    return {**COMMON, **NETWORKS[network]}
+def presets_of(network) -> list[str]:
+    """The presets ``network`` (a registered network's solver class) can be run with."""
+    return [p for p in PRESETS if p in GENERIC or p in network.presets]
 
 
-def resolve(network: str, preset: str = "default", options: dict | None = None) -> dict:
-    """The configuration of ``network`` under ``preset`` with ``options`` on top."""
+def configuration(network, preset: str = "default", options: dict | None = None) -> dict:
+    """The configuration of ``network`` (a registered network's solver class, see
+    ``surrogates.neural_solver.register_network``) under ``preset`` with ``options``
+    on top."""
+    name = network.network
     if preset not in PRESETS:
         raise InputError("solver options", "preset", f'unknown preset "{preset}"'
                          f"{suggest(preset, PRESETS)}; presets: {', '.join(PRESETS)}")
-    if network not in PRESETS[preset]:
-        have = [p for p in PRESETS if network in PRESETS[p]]
+    if preset not in presets_of(network):
         raise InputError("solver options", "preset", f'preset "{preset}" has no '
-                         f"configuration for {network}; it has: {', '.join(have)}")
-    config = {**network_defaults(network), **PRESETS[preset][network]}
+                         f"configuration for {name}; it has: "
+                         f"{', '.join(presets_of(network))}")
+    config = {**COMMON, **network.network_defaults, **GENERIC.get(preset, {}),
+              **network.presets.get(preset, {})}
     for key, value in (options or {}).items():
         if key == "preset":
             continue
         if key not in config:
-            raise InputError("solver options", key, f'unknown option "{key}" for {network}'
+            raise InputError("solver options", key, f'unknown option "{key}" for {name}'
                              f"{suggest(key, config)}")
         config[key] = type(config[key])(value) if not isinstance(config[key], bool) else bool(value)
-    _check(network, config)
-    return {"network": network, "preset": preset, **config}
+    _check(config)
+    network.model_class.check(config)
+    return {"network": name, "preset": preset, **config}
 
 
-def _check(network: str, config: dict) -> None:
+def resolve(network: str, preset: str = "default", options: dict | None = None) -> dict:
+    """The configuration of the network registered as ``network`` under ``preset``."""
+    return configuration(solver_class(network), preset, options)
+
+
+def _check(config: dict) -> None:
+    """Refuse values no network can train with (each network checks its own keys in
+    its model class's ``check``)."""
     positive = ("hidden", "layers", "batch_size", "epochs", "inference_batch", "lr",
                 "attention_window", "attention_size", "heads", "neighbours",
                 "conv_channels", "conv_kernel", "exponent")
@@ -130,9 +128,3 @@ def _check(network: str, config: dict) -> None:
     if not 0.0 <= config["validation_fraction"] < 1.0:
         raise InputError("solver options", "validation_fraction",
                          f"{config['validation_fraction']} is not in [0, 1)")
-    if network == "mhsa" and config["hidden"] % config["heads"]:
-        raise InputError("solver options", "heads", f"hidden = {config['hidden']} is not "
-                         f"a multiple of heads = {config['heads']}")
-    if network == "gw-lstm" and config["kernel"] not in ("gaussian", "bisquare"):
-        raise InputError("solver options", "kernel", f'"{config["kernel"]}" is not '
-                         '"gaussian" or "bisquare"')

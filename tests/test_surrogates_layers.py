@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from engine.registry import solver_class
 from surrogates.geography import fit_bandwidth, inverse_distance, kernel_weights, nearest
 from surrogates.layers import (AdditiveAttention, GeographicWeights, PhysicsCell,
                                WindowedSelfAttention, causal_windows, window_mask)
-from surrogates.models import NETWORKS, network_class
+from surrogates.neural_solver import network_names
 from surrogates.presets import resolve
 
 
@@ -44,12 +45,12 @@ def _inputs(name, config, batch, length, n_features, generator):
     return {"x": x}
 
 
-@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("name", network_names())
 def test_every_network_is_causal(name):
     """The output at month t never depends on inputs after t."""
     config = resolve(name, "fast")
     torch.manual_seed(0)
-    model = network_class(name)(5, config, {}).eval()
+    model = solver_class(name).model_class(5, config, {}).eval()
     g = torch.Generator().manual_seed(1)
     inputs = _inputs(name, config, 2, 30, 5, g)
     later = {k: v.clone() for k, v in inputs.items()}

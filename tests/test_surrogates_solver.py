@@ -9,16 +9,17 @@ import pytest
 
 from cases.synthetic import synthetic_case
 from engine.caseio import load_case, write_case
+from engine.app.fit import fit_command
 from engine.case import Observations
 from engine.errors import InputError
+from engine.persistence import load_model, save_model
 from engine.registry import make_solver, solver_class
 from engine.result import read_result
 from engine.split import Split
-from surrogates.models import NETWORKS
-from surrogates.neural_solver import fit_command, load_model, save_model
+from surrogates.neural_solver import network_names
 from surrogates.presets import resolve
 
-NAMES = sorted(NETWORKS) + ["residual:terzaghi+gru"]
+NAMES = network_names() + ["residual:terzaghi+gru"]
 
 
 @pytest.fixture(scope="module")

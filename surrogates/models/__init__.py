@@ -1,27 +1,16 @@
 """The networks, one module per family, all ``SequenceModel`` s (see ``base``).
 
-``network_class(name)`` gives the class of a network name (the solver names of
-``surrogates.neural_solver``)."""
+Each module declares its networks where it defines them, with
+``surrogates.neural_solver.register_network(name, model_class, kind=..., defaults=...,
+presets=...)``: that makes and registers the network's solver. Importing this package
+imports every module in it (it is the ``networks`` provider of the ``landsub.solvers``
+entry points), so adding a network is adding one module here.
+"""
 
 from __future__ import annotations
 
 import importlib
+import pkgutil
 
-#: network name -> "module:Class" (modules under surrogates.models)
-NETWORKS = {
-    "rnn": "recurrent:Recurrent",
-    "lstm": "recurrent:Recurrent",
-    "gru": "recurrent:Recurrent",
-    "rnn-cnn": "rnn_cnn:RecurrentConvolutional",
-    "am-gru": "attention:AttentionGRU",
-    "lag-am-gru": "attention:AttentionGRU",
-    "mhsa": "attention:SelfAttentionEncoder",
-    "gw-lstm": "gw_lstm:GeographicLSTM",
-    "pc-rnn": "pc_rnn:PhysicsRNN",
-    "pc-rnn-linear": "pc_rnn:PhysicsRNN",
-}
-
-
-def network_class(name: str) -> type:
-    module, cls = NETWORKS[name].split(":")
-    return getattr(importlib.import_module(f"surrogates.models.{module}"), cls)
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -17,8 +17,11 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.errors import InputError
 from surrogates.layers import AdditiveAttention, WindowedSelfAttention
 from surrogates.models.base import SequenceModel
+from surrogates.neural_solver import register_network
+from surrogates.presets import COMMON, SEMINAR_CASE2
 
 
 class AttentionGRU(SequenceModel):
@@ -59,6 +62,12 @@ class _EncoderBlock(nn.Module):
 class SelfAttentionEncoder(SequenceModel):
     has_attention = True
 
+    @classmethod
+    def check(cls, config):
+        if config["hidden"] % config["heads"]:
+            raise InputError("solver options", "heads", f"hidden = {config['hidden']} is not "
+                             f"a multiple of heads = {config['heads']}")
+
     def __init__(self, n_features: int, config: dict, fitted: dict):
         super().__init__(n_features, config, fitted)
         d = config["hidden"]
@@ -77,3 +86,16 @@ class SelfAttentionEncoder(SequenceModel):
             weights.append(w)
         y = self.head(self.norm(h)).squeeze(-1)
         return (y, torch.stack(weights, dim=2)) if return_attention else y
+
+
+_ATTENTION = {"attention_window": 24, "attention_size": 32, "inference_batch": 64}
+register_network("am-gru", AttentionGRU, defaults=_ATTENTION,
+                 presets={"seminar": SEMINAR_CASE2})
+register_network("lag-am-gru", AttentionGRU,
+                 defaults={**_ATTENTION,
+                           "features": COMMON["features"] + ",lagged_head_change"},
+                 presets={"seminar": SEMINAR_CASE2})
+register_network("mhsa", SelfAttentionEncoder,
+                 defaults={"layers": 2, "heads": 4, "attention_window": 24,
+                           "inference_batch": 64},
+                 presets={"fast": {"heads": 2}})

@@ -17,11 +17,19 @@ from torch import nn
 class SequenceModel(nn.Module):
     #: True when forward(..., return_attention=True) also returns attention weights
     has_attention = False
+    #: True when a cell's output depends on that cell's inputs only (False: it also
+    #: reads other cells', e.g. its neighbours')
+    cellwise = True
 
     def __init__(self, n_features: int, config: dict, fitted: dict):
         super().__init__()
         self.config = config
         self.fitted = fitted
+
+    @classmethod
+    def check(cls, config: dict) -> None:
+        """Refuse (InputError) a configuration this network cannot be built with; the
+        keys every network has are checked by ``surrogates.presets``."""
 
     @classmethod
     def prepare(cls, case, config: dict, train_mask: np.ndarray, target: np.ndarray) -> dict:

@@ -15,10 +15,12 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
+from engine.errors import InputError
 from engine.evaluate import linear_rate
 from surrogates.geography import fit_bandwidth, kernel_weights, nearest
 from surrogates.layers import GeographicWeights
 from surrogates.models.base import SequenceModel
+from surrogates.neural_solver import register_network
 
 
 def _xy(case) -> np.ndarray:
@@ -26,6 +28,8 @@ def _xy(case) -> np.ndarray:
 
 
 class GeographicLSTM(SequenceModel):
+    cellwise = False     # each cell's inputs weigh its neighbours'
+
     def __init__(self, n_features: int, config: dict, fitted: dict):
         super().__init__(n_features, config, fitted)
         layers = config["layers"]
@@ -34,6 +38,12 @@ class GeographicLSTM(SequenceModel):
                             num_layers=layers, batch_first=True,
                             dropout=config["dropout"] if layers > 1 else 0.0)
         self.head = nn.Linear(config["hidden"], 1)
+
+    @classmethod
+    def check(cls, config):
+        if config["kernel"] not in ("gaussian", "bisquare"):
+            raise InputError("solver options", "kernel", f'"{config["kernel"]}" is not '
+                             '"gaussian" or "bisquare"')
 
     @classmethod
     def prepare(cls, case, config, train_mask, target):
@@ -63,3 +73,8 @@ class GeographicLSTM(SequenceModel):
 
     def describe(self) -> dict:
         return {"bandwidth_m": self.fitted["bandwidth"]}
+
+
+# seminar case 1: 4 hidden layers of 64 units, 36-step windows
+register_network("gw-lstm", GeographicLSTM, defaults={"neighbours": 8, "kernel": "gaussian"},
+                 presets={"seminar": {"layers": 4, "hidden": 64, "window": 36}})

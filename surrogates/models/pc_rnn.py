@@ -25,6 +25,8 @@ from torch import nn
 from surrogates.features import prior_modulus
 from surrogates.layers import PhysicsCell
 from surrogates.models.base import SequenceModel
+from surrogates.neural_solver import register_network
+from surrogates.presets import SEMINAR_CASE3
 
 
 class PhysicsRNN(SequenceModel):
@@ -56,3 +58,13 @@ class PhysicsRNN(SequenceModel):
     def describe(self) -> dict:
         return {"exponent_n": self.exponent,
                 "reference_modulus_kpa": self.fitted["reference_modulus_kpa"]}
+
+
+_DEFAULTS = {"features": "stress_load", "hidden": 16, "layers": 2, "exponent": 1.0}
+#: fast keeps the two layers (the generic fast layer has one) with 8 units; the seminar's
+#: coupled model (case 3) has 7 hidden layers
+_PRESETS = {"fast": {"hidden": 8, "layers": 2}, "seminar": {**SEMINAR_CASE3, "layers": 7}}
+register_network("pc-rnn", PhysicsRNN, kind="hybrid", presets=_PRESETS,
+                 defaults={**_DEFAULTS, "learn_exponent": True})
+register_network("pc-rnn-linear", PhysicsRNN, kind="hybrid", presets=_PRESETS,
+                 defaults={**_DEFAULTS, "learn_exponent": False})

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 
 from surrogates.models.base import SequenceModel
+from surrogates.neural_solver import register_network
+from surrogates.presets import SEMINAR_CASE3
 
 
 class RecurrentConvolutional(SequenceModel):
@@ -29,3 +31,8 @@ class RecurrentConvolutional(SequenceModel):
         local = self.conv(nn.functional.pad(x.transpose(1, 2), (self.kernel - 1, 0)))
         joined = torch.cat([x, torch.relu(local).transpose(1, 2)], dim=-1)
         return self.head(self.rnn(joined)[0]).squeeze(-1)
+
+
+register_network("rnn-cnn", RecurrentConvolutional,
+                 defaults={"conv_channels": 16, "conv_kernel": 5},
+                 presets={"seminar": SEMINAR_CASE3})

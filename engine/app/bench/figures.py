@@ -87,13 +87,15 @@ def _extensometer_panels(case, runs):
 
 def attention_weights(out: Path, case, split, runs) -> dict:
     """solver -> [T, W] attention weights averaged over the first test cells."""
-    from surrogates.neural_solver import load_model
     from engine.app.bench.runner import folder_name
+    from engine.persistence import load_model
+    from engine.registry import solver_class
 
     weights = {}
     cells = split.test_cells(case)[:ATTENTION_CELLS]
     for name in runs:
-        if name not in ("am-gru", "lag-am-gru", "mhsa"):
+        # the networks with attention say so; every other solver has no such weights
+        if not getattr(solver_class(name), "has_attention", False):
             continue
         model = load_model(out / "solvers" / folder_name(name) / "model")
         w = model.attention(case, cells)
