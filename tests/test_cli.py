@@ -42,11 +42,21 @@ def test_info_describes_a_case_manifest(capsys):
     assert "3 cells, 240 times" in text and "aquifer deep" in text and "interbeds x2" in text
 
 
-def test_solvers_lists_the_registry(capsys):
+def test_solvers_lists_the_registry_the_composed_forms_and_what_is_unavailable(
+        capsys, monkeypatch):
+    from engine import registry
+
+    registry.load_providers()
+    monkeypatch.setattr(registry, "_unavailable",
+                        {"radar": "radar.solvers: No module named 'radar'"})
     assert main(["solvers"]) == 0
-    text = capsys.readouterr().out
-    for name in ("terzaghi", "mf6-csub", "mf-sub", "zero", "trend"):
-        assert name in text
+    registered, composed, unavailable = capsys.readouterr().out.split("\n\n")
+    lines = {line.split()[0]: line.split()[1] for line in registered.splitlines()}
+    assert lines["terzaghi"] == "physics" and lines["trend"] == "ml"
+    assert lines["pc-rnn"] == "hybrid" and {"mf6-csub", "mf-sub", "zero", "lstm"} <= set(lines)
+    assert "nodes=19" in registered
+    assert "residual:<physics>+<ml>" in composed and "residual:terzaghi+lstm" in composed
+    assert "radar" in unavailable and "No module named 'radar'" in unavailable
 
 
 @pytest.mark.parametrize("args, words", [

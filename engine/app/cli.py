@@ -30,7 +30,7 @@ def cmd_run(args) -> int:
 
     case = load_case(args.case)
     if args.model:
-        from surrogates.neural_solver import load_model
+        from engine.persistence import load_model
 
         if args.option:
             # a fitted model's options are part of what was trained; refuse, not ignore
@@ -54,7 +54,7 @@ def cmd_run(args) -> int:
 
 def cmd_fit(args) -> int:
     from engine.registry import solver_class
-    from surrogates.neural_solver import fit_command
+    from engine.app.fit import fit_command
 
     options = _parse_options(solver_class(args.solver), args.option)
     report = fit_command(args.case, args.solver, preset=args.preset, split=args.split,
@@ -103,12 +103,22 @@ def cmd_info(args) -> int:
 
 
 def cmd_solvers(args) -> int:
-    from engine.registry import names, solver_class
+    from engine.registry import compositions, load_providers, names, solver_class
 
+    unavailable = load_providers()
     for name in names():
         cls = solver_class(name)
         opts = ", ".join(f"{k}={v!r}" for k, v in cls.defaults.items())
         print(f"{name:14s} {cls.kind:8s} {opts}")
+    forms = compositions()
+    if forms:
+        print("\ncomposed solvers")
+        for form in forms:
+            print(f"{form.syntax:26s} {form.summary}; e.g. {form.example}")
+    if unavailable:
+        print("\nunavailable (their solvers are not listed above)")
+        for provider, why in sorted(unavailable.items()):
+            print(f"{provider:14s} {why}")
     return 0
 
 
