@@ -38,10 +38,10 @@ def twin(n_side=5, months=48, seed=0):
                  "kv": 1e-5 * np.exp(0.5 * rng.standard_normal(n)),
                  "sskv": 4e-4 * np.exp(0.3 * rng.standard_normal(n)), "sske": 2e-5}
         aquifers.append({"name": f"confined-{a + 1}", "head": head, "interbeds": [truth]})
-        prior.append({**truth, "thickness": truth["thickness"] / np.exp(TRUE_LOG["interbed_thickness"]),
-                      "kv": truth["kv"] / np.exp(TRUE_LOG["kv"]),
-                      "sskv": truth["sskv"] / np.exp(TRUE_LOG["sskv"]),
-                      "sske": truth["sske"] / np.exp(TRUE_LOG["sske"])})
+        prior.append({**truth, **{
+            key: truth[key] / np.exp(TRUE_LOG[kind]) for key, kind in (
+                ("thickness", "interbed_thickness"), ("kv", "kv"), ("sskv", "sskv"),
+                ("sske", "sske"))}})
     cells = Cells(np.array([f"c{i}" for i in range(n)]), 1000.0 * (np.arange(n) % n_side),
                   1000.0 * (np.arange(n) // n_side))
     truth_case = replace(build_case("truth", days, aquifers), cells=cells)
@@ -155,7 +155,8 @@ def test_fit_reads_no_test_observation(fitted):
 def test_save_load_and_posterior_members(fitted, tmp_path):
     case, _, split, solver, _ = fitted
     solver.save(tmp_path)
-    assert {"solver.json", "calibration.json", "posterior.h5"} <= {p.name for p in tmp_path.iterdir()}
+    saved = {p.name for p in tmp_path.iterdir()}
+    assert {"solver.json", "calibration.json", "posterior.h5"} <= saved
     loaded = calibrated_class("terzaghi", "calibrated:terzaghi").load(tmp_path)
     a, b = solver.predict(case), loaded.predict(case)
     np.testing.assert_array_equal(a.displacement, b.displacement)

@@ -3,7 +3,8 @@
 ES-MDA (Emerick & Reynolds 2013; as in PEST++ IES's MDA mode and pyEMU): the prior
 ensemble is run, then updated Na times; at assimilation k every member m moves by
 
-    m_a = m + C_MD (C_DD + alpha_k R)^-1 (d_obs + sqrt(alpha_k) e - d_m),  e ~ N(0, R),
+    m_a = m + C_MD (C_DD + alpha_k R)^-1 (d_obs + sqrt(alpha_k) e - d_m),
+    e ~ N(0, R),
 
 with C_MD, C_DD the ensemble (cross-)covariances of parameters and simulated data, R
 the observation noise covariance (diagonal here) and inflation factors with
@@ -14,10 +15,10 @@ model is least linear in the parameters).
 Localization, in ensemble space. With the anomalies S = R^-1/2 dD / sqrt(Ne - 1) and
 innovations Y = R^-1/2 (d_obs + sqrt(alpha) e - d), the update is
 m_a = m + dM (S^T S + alpha I)^-1 S^T Y, dM the parameter anomalies / sqrt(Ne - 1)
-(push-through identity): an Ne x Ne system whatever the number of observations. Parameters are per cell and each
-observation belongs to one cell (an InSAR point, an extensometer site), so S^T S and
-S^T Y are sums over observing cells j of small Ne x Ne blocks A_j, B_j. Cell i is
-updated from its own and nearby observations by weighting those blocks with the
+(push-through identity): an Ne x Ne system whatever the number of observations.
+Parameters are per cell and each observation belongs to one cell (an InSAR point,
+an extensometer site), so S^T S and S^T Y are sums over observing cells j of small
+Ne x Ne blocks A_j, B_j. Cell i is updated from its own and nearby observations by weighting those blocks with the
 Gaspari-Cohn taper rho(d_ij) (1 on the cell, 0 beyond the localization radius): the
 observation noise of cell j is inflated by 1 / rho_ij for the update of cell i
 (R-localization, as in the LETKF). The weighted sums are one sparse matrix product and

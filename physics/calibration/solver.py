@@ -36,8 +36,7 @@ from physics.calibration.forward import first_times, simulate
 from physics.calibration.kriging import Variogram, fit_variogram, krige_members
 from physics.calibration.observations import readable_mask, training_data
 from physics.calibration.parameters import ParameterSpace
-from physics.calibration.smoother import (inflation_factors, localization, products,
-                                          update)
+from physics.calibration.smoother import inflation_factors, localization, products, update
 from physics.solver import TerzaghiSolver
 
 PHYSICS = {"terzaghi": TerzaghiSolver}
@@ -54,7 +53,7 @@ class CalibratedSolver(Solver):
     stateful = True
     physics = "terzaghi"
     defaults = {
-        "members": 64, "iterations": 4, "seed": 0, "radius": 3000.0,
+        "members": 64, "iterations": 8, "seed": 0, "radius": 3000.0,
         "extensometer_radius": 20000.0, "prior_length": 15000.0,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
         "sske_spread": 0.5, "offset_spread": 3.0,
