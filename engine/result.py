@@ -3,18 +3,15 @@ where the solver resolves it, compaction per aquifer [A, N, T] (m, shortening po
 
 Stored as netCDF4-compatible HDF5 written through h5netcdf (DESIGN.md, "Result"), so
 ``xarray.open_dataset(path, engine="h5netcdf", group=...)`` opens it. A benchmark file
-holds one such dataset per solver, each in its own group. Every write is atomic: the
-new content is written to a temporary file in the target's folder and moved onto the
-target with ``os.replace``, so a crash never leaves a half-written or a lost file.
+holds one such dataset per solver, each in its own group. Every write is atomic
+(``engine.atomic.replacing``): a crash never leaves a half-written or a lost file.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +20,7 @@ import h5py
 import numpy as np
 
 from engine import __version__
+from engine.atomic import replacing
 from engine.errors import InputError
 
 RESULT_SCHEMA_VERSION = 1
@@ -80,10 +78,7 @@ def write_result(result: Result, path, group: str | None = None) -> None:
         raise InputError(path, "group", f'"{group}" is not a valid group name '
                                         '(non-empty, no "/")')
     keep_existing = group is not None and path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         if keep_existing:
             shutil.copyfile(path, tmp)
             # h5netcdf cannot delete; a replaced group's old bytes stay unreachable
@@ -97,16 +92,6 @@ def write_result(result: Result, path, group: str | None = None) -> None:
                     del raw[group]
         with h5netcdf.File(tmp, "a" if keep_existing else "w") as f:
             _write_dataset(f if group is None else f.create_group(group), result)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private; give it the mode a plain open() would have
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _write_dataset(g, r: Result) -> None:

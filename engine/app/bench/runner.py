@@ -15,14 +15,12 @@ made for another case, split, preset or seed is refused rather than mixed.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from engine import __version__
+from engine import __version__, atomic
 from engine.errors import InputError
 from engine.result import read_result, result_groups, write_result
 from engine.split import Split
@@ -63,24 +61,10 @@ def folder_name(solver: str) -> str:
     return solver.replace(":", "_").replace("/", "_")
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it onto ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_json_atomic(path: Path, payload) -> Path:
-    return write_text_atomic(path, json.dumps(payload, indent=1, default=str) + "\n")
+# every file of a bench folder is replaced atomically, by the core's writers (the report
+# and the command use them under these names)
+write_text_atomic = atomic.write_text
+write_json_atomic = atomic.write_json
 
 
 def solver_options(name: str, preset: str | None, seed: int, given: dict) -> dict:
