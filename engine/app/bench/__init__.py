@@ -20,6 +20,7 @@ from pathlib import Path
 
 from engine.app.bench.runner import (BASELINE, Plan, load_runs, run_solvers, write_json_atomic,
                                  write_text_atomic)
+from engine.app.options import options_per_solver, parse_solver_options
 from engine.errors import InputError, run_command
 from engine.split import Split
 
@@ -58,25 +59,6 @@ def resolve_case(spec: str, log=print) -> Path:
     return manifest
 
 
-def parse_solver_options(pairs: list[str] | None) -> dict:
-    """["lstm:hidden=64", ...] -> {"lstm": {"hidden": "64"}} (typed later per solver)."""
-    options: dict = {}
-    for pair in pairs or []:
-        target, eq, text = pair.partition("=")
-        solver, sep, key = target.rpartition(":")   # a solver name may hold ":" itself
-        if not (sep and solver and eq and key):
-            raise InputError("--option", pair, 'expected SOLVER:KEY=VALUE, e.g. "lstm:hidden=32"')
-        options.setdefault(solver, {})[key] = text
-    return options
-
-
-def typed_options(name: str, given: dict) -> dict:
-    from engine.registry import parse_option, solver_class
-
-    cls = solver_class(name)
-    return {k: parse_option(cls, k, v) for k, v in given.items()}
-
-
 def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None, seed=0,
           options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
           max_horizon=MAX_HORIZON, command="landsub bench", log=print) -> dict:
@@ -101,15 +83,10 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     names = list(dict.fromkeys([BASELINE] + [s.strip() for s in solvers if s.strip()]))
     for name in names:
         solver_class(name)   # unknown names fail before anything runs
-    given = options or {}
-    unknown = set(given) - set(names)
-    if unknown:
-        raise InputError("--option", sorted(unknown)[0], "options for a solver that is not "
-                         "in --solvers")
+    given = options_per_solver(names, options or {})
     plan = Plan(case=str(manifest), case_name=case.name, split=split.to_dict(), solvers=names,
                 preset=preset, seed=seed,
-                options={n: solver_options(n, preset, seed, typed_options(n, given.get(n, {})))
-                         for n in names})
+                options={n: solver_options(n, preset, seed, given[n]) for n in names})
     run_solvers(case, split, plan, out, force=force, log=log)
 
     runs = load_runs(out, plan.solvers)

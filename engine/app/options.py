@@ -1,0 +1,37 @@
+"""``--option SOLVER:KEY=VALUE`` of the commands that run several solvers at once
+(``landsub bench``, ``landsub whatif``): one parser, so the same text means the same
+options everywhere; values are typed by the registry after the default of their key."""
+
+from __future__ import annotations
+
+from engine.errors import InputError
+
+
+def parse_solver_options(pairs: list[str] | None) -> dict:
+    """["lstm:hidden=64", ...] -> {"lstm": {"hidden": "64"}} (typed later per solver)."""
+    options: dict = {}
+    for pair in pairs or []:
+        target, eq, text = pair.partition("=")
+        solver, sep, key = target.rpartition(":")   # a solver name may hold ":" itself
+        if not (sep and solver and eq and key):
+            raise InputError("--option", pair, 'expected SOLVER:KEY=VALUE, e.g. "lstm:hidden=32"')
+        options.setdefault(solver, {})[key] = text
+    return options
+
+
+def typed_options(name: str, given: dict) -> dict:
+    """The option texts ``given`` for solver ``name`` as the types of its defaults."""
+    from engine.registry import parse_option, solver_class
+
+    cls = solver_class(name)
+    return {k: parse_option(cls, k, v) for k, v in given.items()}
+
+
+def options_per_solver(names, given: dict) -> dict:
+    """{name: typed options} for every solver of ``names`` from parsed ``given``; an
+    option for a solver that is not run is refused rather than ignored."""
+    unknown = set(given) - set(names)
+    if unknown:
+        raise InputError("--option", sorted(unknown)[0], "options for a solver that is not "
+                         "in --solvers")
+    return {name: typed_options(name, given.get(name, {})) for name in names}
