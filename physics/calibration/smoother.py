@@ -16,13 +16,14 @@ Localization, in ensemble space. With the anomalies S = R^-1/2 dD / sqrt(Ne - 1)
 innovations Y = R^-1/2 (d_obs + sqrt(alpha) e - d), the update is
 m_a = m + dM (S^T S + alpha I)^-1 S^T Y, dM the parameter anomalies / sqrt(Ne - 1)
 (push-through identity): an Ne x Ne system whatever the number of observations.
-Parameters are per cell and each observation belongs to one cell (an InSAR point,
-an extensometer site), so S^T S and S^T Y are sums over observing cells j of small
-Ne x Ne blocks A_j, B_j. Cell i is updated from its own and nearby observations by weighting those blocks with the
-Gaspari-Cohn taper rho(d_ij) (1 on the cell, 0 beyond the localization radius): the
-observation noise of cell j is inflated by 1 / rho_ij for the update of cell i
-(R-localization, as in the LETKF). The weighted sums are one sparse matrix product and
-the U updates one batched solve (numpy), so the cost is linear in cells.
+Parameters are per cell and each observation belongs to one cell (an InSAR point, an
+extensometer site), so S^T S and S^T Y are sums over observing cells j of small
+Ne x Ne blocks A_j, B_j. Cell i is updated from its own and nearby observations by
+weighting those blocks with the Gaspari-Cohn taper rho(d_ij) (1 on the cell, 0 beyond
+the localization radius): the observation noise of cell j is inflated by 1 / rho_ij
+for the update of cell i (R-localization, as in the LETKF). The weighted sums are one
+sparse matrix product and the U updates one batched solve (numpy), so the cost is
+linear in cells.
 """
 
 from __future__ import annotations
