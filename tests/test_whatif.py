@@ -15,6 +15,7 @@ import xarray as xr
 
 from cases.synthetic import synthetic_case
 from engine.app import whatif as wi
+from engine.app.options import parse_solver_options
 from engine.caseio import load_case, write_case
 from engine.errors import InputError
 from engine.registry import make_solver
@@ -127,7 +128,7 @@ def test_scenario_case_adds_the_offset_ramp_exactly(deep_run):
 
 @pytest.mark.parametrize("which, field, words", [
     ("pumping", "pumping[0]", "no flow model"),
-    ("zone", "heads[0].zone", "not a twin"),
+    ("zone", "heads[0].zone", "defines no zones"),
 ])
 def test_rules_a_case_without_flow_model_cannot_take_are_refused(generic, tmp_path, which,
                                                                  field, words):
@@ -165,6 +166,45 @@ def test_command_line_errors_exit_2_with_one_line(generic, tmp_path, capsys):
                                "--out", str(tmp_path), *argv])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1 and err[0].startswith("landsub whatif: error:")
+
+
+def test_options_apply_to_every_member_of_their_solver(generic, tmp_path):
+    _, manifest, files = generic
+    argv = [str(manifest), "--scenario", str(files["deep"]), "--solvers", "terzaghi,trend",
+            "--members", "2", "--scheduler", "serial", "--out", str(tmp_path),
+            "--option", "terzaghi:nodes=9", "--option", "trend:k=2"]
+    assert wi.main_whatif(argv) == 0
+    path = tmp_path / "whatif.h5"
+    assert read_result(path, group="terzaghi.scenario").options == {"nodes": 9, "threads": 1}
+    assert read_result(path, group="trend.baseline").options == {"k": 2}
+    # member 0 of a physics solver is the prior: exactly the solver built with the option
+    # (which does change the numbers)
+    baseline, scenario = (load_case(tmp_path / "cases" / role / "case.toml")
+                          for role in ("baseline", "scenario"))
+    coarse = make_solver("terzaghi", threads=1, nodes=9)
+    difference = coarse.predict(scenario).displacement - coarse.predict(baseline).displacement
+    assert np.array_equal(_band(tmp_path, "terzaghi")["difference_at_until"].values[0],
+                          difference[:, -1])
+    assert not np.array_equal(coarse.predict(scenario).displacement,
+                              make_solver("terzaghi", threads=1).predict(scenario).displacement)
+
+
+@pytest.mark.parametrize("option, field, words", [
+    ("trend:k=2", "trend", "not in --solvers"),
+    ("terzaghi:nodes=many", "nodes", "is not a int"),
+    ("terzaghi:node=9", "node", 'did you mean "nodes"'),
+    ("lstm:seed=3", "lstm:seed", "use --seed"),
+    ("terzaghi=9", "terzaghi=9", "SOLVER:KEY=VALUE"),
+])
+def test_bad_options_are_refused_before_any_case_is_made(generic, tmp_path, option, field,
+                                                         words):
+    _, manifest, files = generic
+    with pytest.raises(InputError) as caught:
+        wi.whatif(manifest, files["deep"], "terzaghi,lstm", tmp_path, scheduler="serial",
+                  options=parse_solver_options([option]), **QUIET)
+    assert (caught.value.source, caught.value.field) == ("--option", field)
+    assert words in caught.value.detail
+    assert not (tmp_path / "cases").exists()
 
 
 # -- the ensemble -------------------------------------------------------------------------

@@ -108,6 +108,11 @@ class Domain:
     def landmark(self, name: str) -> tuple[float, float]:
         return self.km(self.settings["domain"]["landmarks_km"][name])
 
+    # -- the zones scenario rules name (engine.scenario.Zones) ----------------------
+    @property
+    def zone_names(self) -> tuple[str, ...]:
+        return tuple(self.settings["zones_km"])
+
     def in_zone(self, zone: str, x, y) -> np.ndarray:
         """True at points inside the named zone of [zones_km] ("all": everywhere)."""
         x = np.asarray(x, dtype=np.float64)
