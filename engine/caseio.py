@@ -250,7 +250,7 @@ class _Loader(ManifestValues):
 
     def parameter(self, value, field: str) -> tuple[np.ndarray, _Origin]:
         """[N] float64 from a number (every cell), { file = "params.csv", column = "..." }
-        or { file = "case.h5", dataset = "..." }."""
+        or { file = "arrays.h5", dataset = "..." }."""
         n = len(self.ids)
         if not isinstance(value, dict):
             return np.full(n, self.number(value, field)), _Origin(str(self.manifest), field, False)

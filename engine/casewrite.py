@@ -18,6 +18,8 @@ from engine.tables import write_hdf5, write_wide
 EXTENSOMETER_COLUMNS = ("site", "cell", "aquifer", "time", "compaction")
 WELL_COLUMNS = ("well", "x", "y", "aquifer", "time", "head")
 ARRAY_FORMATS = ("csv", "hdf5")
+#: The HDF5 file of the per-cell arrays, beside the manifest like params.csv and cells.csv.
+ARRAYS_FILE = "arrays.h5"
 
 
 def write_case(case: Case, directory, name: str = "case.toml", arrays: str = "csv") -> Path:
@@ -28,16 +30,14 @@ def write_case(case: Case, directory, name: str = "case.toml", arrays: str = "cs
     heads_<a>.csv (wide, one per aquifer), params.csv (one column per varying parameter,
     named by its field) and the observations. With ``arrays="hdf5"`` the per-cell arrays
     (heads [cell, time], observed displacement [cell, time], varying parameters [cell])
-    go instead to one HDF5 file named like the manifest (case.h5), a dataset per field
-    named by the field (``aquifers[0].head``); cells, times and the long observation
-    tables stay CSV.
+    go instead to one HDF5 file, arrays.h5, a dataset per field named by the field
+    (``aquifers[0].head``); cells, times and the long observation tables stay CSV.
     """
     if arrays not in ARRAY_FORMATS:
         raise ValueError(f"arrays={arrays!r}: use one of {', '.join(ARRAY_FORMATS)}")
     folder = Path(directory)
     folder.mkdir(parents=True, exist_ok=True)
-    hdf5 = Path(name).with_suffix(".h5").name if arrays == "hdf5" else None
-    return _Writer(case, folder, hdf5).write(name)
+    return _Writer(case, folder, ARRAYS_FILE if arrays == "hdf5" else None).write(name)
 
 
 class _Writer:

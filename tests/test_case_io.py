@@ -230,12 +230,12 @@ def test_hdf5_arrays_are_referenced_from_the_manifest(tmp_path):
     case = _rich_case(np.random.default_rng(8))
     manifest = write_case(case, tmp_path, arrays="hdf5")
     text = manifest.read_text()
-    assert 'head = { file = "case.h5", dataset = "aquifers[0].head" }' in text
-    assert 'displacement = { file = "case.h5", dataset = "observations.displacement" }' in text
+    assert 'head = { file = "arrays.h5", dataset = "aquifers[0].head" }' in text
+    assert 'displacement = { file = "arrays.h5", dataset = "observations.displacement" }' in text
     assert not (tmp_path / "params.csv").exists() and not list(tmp_path.glob("heads_*.csv"))
-    assert 'thickness = { file = "case.h5", dataset = "aquifers[1].interbeds[0].thickness" }' \
+    assert 'thickness = { file = "arrays.h5", dataset = "aquifers[1].interbeds[0].thickness" }' \
         in text
-    with h5py.File(tmp_path / "case.h5", "r") as f:
+    with h5py.File(tmp_path / "arrays.h5", "r") as f:
         assert f["aquifers[0].head"].shape == (case.n_cells, case.n_times)
         thickness = f["aquifers[1].interbeds[0].thickness"][()]
     np.testing.assert_array_equal(thickness, case.aquifers[1].interbeds[0].thickness)
