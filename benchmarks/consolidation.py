@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from physics import delay_beds  # noqa: E402
 from physics.solver import TerzaghiSolver  # noqa: E402
 from engine.case import build_case  # noqa: E402
+from engine.units import DAYS_PER_MONTH, DAYS_PER_YEAR  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "consolidation.json"
 STEPS = 120
@@ -44,8 +45,8 @@ AQUIFERS = 3
 def synthetic_case(cells: int, history: str, seed: int = 2024):
     """Three aquifers of ``cells`` cells, one interbed system each, monthly steps."""
     rng = np.random.default_rng(seed)
-    days = np.round(np.arange(STEPS + 1) * 30.4375).astype(int)
-    years = days / 365.25
+    days = np.round(np.arange(STEPS + 1) * DAYS_PER_MONTH).astype(int)
+    years = days / DAYS_PER_YEAR
     aquifers = []
     for a in range(AQUIFERS):
         decline = rng.uniform(0.5, 2.0, cells)[:, None] * years

@@ -33,6 +33,7 @@ import numpy as np
 
 from engine.case import Aquifer, Case, Cells, Compressible, Observations
 from engine.errors import InputError
+from engine.units import DAYS_PER_MONTH
 from cases.readers import read_insar
 from cases.readers.extensometers import read_extensometers
 from cases.readers.geodesy import check_crs, los_to_vertical, project
@@ -45,8 +46,7 @@ from cases.readers.sites import check_near
 from cases.readers.stratigraphy import read_stratigraphy
 from cases.readers.thinning import thin
 from cases.readers.wells import heads_on_axis, read_wells
-
-_DAYS_PER_MONTH = 365.25 / 12
+from physics.analytical import lag_time
 
 
 @dataclass(frozen=True)
@@ -329,7 +329,7 @@ def _interbeds(k, name, params, beds, cells, summary):
                                                    "table nor in --params [aquifers.interbeds]")
             values[key] = interpolate(cells.x, cells.y, beds.x[mine], beds.y[mine], v, "idw",
                                       power).values[:, 0]
-        tau = beds.tau[mine] / _DAYS_PER_MONTH
+        tau = beds.tau[mine] / DAYS_PER_MONTH
         summary.add("Interbeds", f"{name}: {int(mine.sum())} borehole(s); b_equiv "
                                  f"{beds.b_equiv[mine].min():.1f}..{beds.b_equiv[mine].max():.1f} "
                                  f"m, n_equiv {beds.n_equiv[mine].min():.1f}.."
@@ -342,8 +342,7 @@ def _interbeds(k, name, params, beds, cells, summary):
                              f"aquifer {name}: interbeds need {', '.join(missing)} (no "
                              "--stratigraphy for this aquifer)")
         values = {key: np.full(len(cells), defaults[key]) for key in defaults}
-        tau = ((defaults["thickness"] / 2) ** 2 * defaults["sskv"] / defaults["kv"]
-               / _DAYS_PER_MONTH)
+        tau = lag_time(defaults["thickness"], defaults["kv"], defaults["sskv"]) / DAYS_PER_MONTH
         summary.add("Interbeds", f"{name}: uniform from --params; lag time tau {tau:.2f} months")
     return (Compressible(kind="interbeds", **values),)
 

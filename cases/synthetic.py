@@ -26,8 +26,8 @@ import numpy as np
 
 from engine.case import Aquifer, Case, Cells, Compressible, Observations
 from engine.registry import make_solver
+from engine.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 
-DAYS_PER_MONTH = 365.25 / 12
 #: Per aquifer (top first): name, initial head (m), peak drawdown (m), b_equiv range (m),
 #: lag time range (months) -- the seminar's table for the three confined aquifers.
 AQUIFERS = (
@@ -59,7 +59,7 @@ def _between(u, lo, hi, log=False):
 
 def _head_histories(rng, x, y, days, peak_drawdown):
     """[N, T] head change (m): decline to the turning time, then recovery, plus season."""
-    years = days / 365.25
+    years = days / DAYS_PER_YEAR
     span = years[-1]
     centre = rng.uniform(0.3, 0.7, size=2) * DOMAIN_M
     cone = np.exp(-0.5 * ((x - centre[0]) ** 2 + (y - centre[1]) ** 2) / (0.3 * DOMAIN_M) ** 2)

@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 
 from engine.errors import InputError
+from engine.units import DAYS_PER_YEAR, M_TO_MM
 
 METRICS = ("rmse_mm", "r2", "pearson_r", "bias_mm")
 SERIES = ("cumulative", "increment")
 ZONES = ("rebound", "moderate", "severe")
 SEVERE_RATE_MM_PER_YEAR = -30.0
-DAYS_PER_YEAR = 365.25
 _CONSTANT_RTOL = 1e-10   # spread / root-mean-square below which a series counts as constant
 
 _HEADINGS = {"rmse_mm": "RMSE (mm)", "r2": "R² (1-SSE/SST)", "pearson_r": "Pearson r",
@@ -104,10 +104,10 @@ def _row_metrics(sim: np.ndarray, obs: np.ndarray, mask: np.ndarray) -> dict:
         r = np.where(varies_o & varies_s, (ds * do).sum(axis=1) / np.sqrt(sst * sss), np.nan)
         return {
             "n": n,
-            "rmse_mm": 1e3 * np.sqrt(sse / n),
+            "rmse_mm": M_TO_MM * np.sqrt(sse / n),
             "r2": np.where(n >= 2, r2, np.nan),
             "pearson_r": np.where(n >= 2, r, np.nan),
-            "bias_mm": 1e3 * err.sum(axis=1) / n,
+            "bias_mm": M_TO_MM * err.sum(axis=1) / n,
         }
 
 
@@ -149,7 +149,7 @@ def cell_metrics(result, observed, mask=None) -> pd.DataFrame:
     observed, mask = _check(result, observed, mask)
     days = (np.asarray(result.times, dtype="datetime64[D]")
             - np.datetime64(result.times[0], "D")).astype(np.float64)
-    rate = linear_rate(days, observed, np.isfinite(observed)) * 1e3 * DAYS_PER_YEAR
+    rate = linear_rate(days, observed, np.isfinite(observed)) * M_TO_MM * DAYS_PER_YEAR
     zone = subsidence_zone(rate)
     frames = []
     for name, sim, obs, m in _series(result, observed, mask):

@@ -15,8 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from engine.units import DAYS_PER_MONTH  # noqa: E402
+from physics.analytical import lag_time  # noqa: E402
+
 KM = 1000.0
-DAYS_PER_MONTH = 365.25 / 12
 #: No software/date stamp: the same twin gives byte-identical images.
 _METADATA = {"Software": None}
 
@@ -117,7 +119,7 @@ def case_figures(folder: Path, domain, case, history_times) -> None:
     beds = [aq.interbeds[0] for aq in case.aquifers]
     map_panels(folder / "prior_lag_time.png", domain, [
         (f"{name}: prior lag time (months)", (x, y),
-         (0.5 * b.thickness) ** 2 * b.sskv / b.kv / DAYS_PER_MONTH, "months", "magma", False)
+         lag_time(b.thickness, b.kv, b.sskv) / DAYS_PER_MONTH, "months", "magma", False)
         for name, b in zip(names, beds)], "Prior equivalent interbeds: lag time")
     ext = case.observations.extensometers
     sites = list(dict.fromkeys(ext["site"]))

@@ -35,8 +35,8 @@ import numpy as np
 from cases.beijing.domain import Domain, KM, polyline_distance, _absolute
 from cases.beijing.fields import Grid
 from cases.beijing.streams import stream
+from engine.units import DAYS_PER_YEAR
 
-DAYS_PER_YEAR = 365.25
 RECHARGE_KINDS = ("rain", "rivers", "replenishment")
 
 

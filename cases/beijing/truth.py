@@ -37,12 +37,13 @@ from scipy.special import ndtr
 
 from engine.case import Aquifer, Case, Cells, Compressible, Geostatic
 from engine.registry import make_solver
+from engine.units import DAYS_PER_MONTH, DAYS_PER_YEAR
+from physics.analytical import lag_time
 from physics.storage import compression_coefficient, stress_head
 from cases.beijing.domain import Domain, blend
 from cases.beijing.fields import bilinear, random_fields
 from cases.beijing.streams import stream
 
-DAYS_PER_MONTH = 365.25 / 12
 #: The clay of a group never fills more than this fraction of it.
 MAX_CLAY_FRACTION = 0.8
 
@@ -165,7 +166,8 @@ class TruthFields:
             clay_kind = {"storage": "indices", "cc": cc, "cr": t["cr_ratio"] * cc,
                          "void_ratio": void,
                          "preconsolidation_head": initial_head[a] - t["overconsolidation"][a]}
-            kv = (0.5 * b_equiv) ** 2 * sskv0 / lag
+            # tau = (b/2)^2 Ss / Kv solved for Kv: the formula with tau and Kv swapped
+            kv = lag_time(b_equiv, lag, sskv0)
             interbeds.append(tuple(
                 Compressible(kind="interbeds", thickness=thickness[k], count=count[k], kv=kv,
                              **clay_kind)
@@ -175,7 +177,7 @@ class TruthFields:
                               f, log=False)
                 aquitards.append(Compressible(
                     kind="interbeds", thickness=aquitard, count=np.ones(len(f)),
-                    kv=(0.5 * aquitard) ** 2 * sskv0 / (365.25 * years), **clay_kind))
+                    kv=lag_time(aquitard, DAYS_PER_YEAR * years, sskv0), **clay_kind))
             else:
                 aquitards.append(None)
             coarse.append(Compressible(kind="coarse", storage="indices",

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from engine.errors import InputError
+from engine.units import DAYS_PER_YEAR
 
 METRES_PER_UNIT = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 LOS_SIGNS = ("toward", "away")
@@ -86,7 +87,7 @@ class PointSeries:
     def rates(self) -> np.ndarray:
         """[P] least-squares linear rate, m/yr, over each point's measured dates (NaN
         where a point has fewer than two)."""
-        years = (self.dates - self.dates[0]).astype(np.float64) / 365.25
+        years = (self.dates - self.dates[0]).astype(np.float64) / DAYS_PER_YEAR
         ok = ~np.isnan(self.values)
         count = ok.sum(axis=1)
         t = np.where(ok, years, 0.0)

@@ -26,6 +26,7 @@ from engine.errors import InputError, suggest
 from cases.readers import tables
 from cases.readers.depths import assign_interval
 from cases.readers.sites import site_positions
+from physics.analytical import lag_time
 
 SITE_COLUMNS = ("site", "borehole", "well")
 PROPERTIES = ("kv", "sske", "sskv")
@@ -52,7 +53,7 @@ class EquivalentBeds:
     @property
     def tau(self) -> np.ndarray:
         """Lag time of the equivalent bed, days."""
-        return (self.b_equiv / 2.0) ** 2 * self.sskv / self.kv
+        return lag_time(self.b_equiv, self.kv, self.sskv)
 
 
 def equivalent_bed(thickness) -> tuple[float, float]:

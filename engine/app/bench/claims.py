@@ -12,8 +12,8 @@ import numpy as np
 
 from engine.app.bench.metrics import value
 from engine.evaluate import ZONES, cell_metrics
+from engine.units import DAYS_PER_MONTH
 
-DAYS_PER_MONTH = 365.25 / 12
 #: The seminar's lag-time ranges (months) of the first, second and third confined aquifer.
 LAG_RANGES = ((0.4, 3.0), (0.4, 4.6), (0.5, 9.4))
 #: pc-rnn's per-cell correlation ranges per zone (seminar, case study 3).
