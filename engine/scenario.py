@@ -29,9 +29,10 @@ Rules combine by multiplication (offsets add). Every value is validated and a ba
 refused with an InputError naming the file, the field and the value.
 
 Zones and recharge kinds belong to a study area: it passes its ``Zones`` (zone names and
-membership of points) and the recharge kinds its flow model knows. Heads rules apply to
-any case (``Scenario.head_offsets``); applying pumping and recharge rules needs a flow
-model, so that is the study area's business (the Beijing twin: ``cases.beijing.scenario``).
+membership of points) and the recharge kinds its flow model knows; an area that passes
+none has the whole area as its one zone. Heads rules apply to any case
+(``Scenario.head_offsets``); applying pumping and recharge rules needs a flow model, so
+that is the business of a study area that has one (a twin re-runs its flow model).
 """
 
 from __future__ import annotations
