@@ -5,7 +5,8 @@ kriging in log space. Per parameter an exponential variogram
 
     gamma(h) = nugget + sill (1 - exp(-h / range)),   h in m,
 
-is fitted to the posterior means at the calibrated cells (binned empirical
+is fitted to the posterior means at the calibrated cells (the solver then folds the
+nugget into the sill, see ``solver.py``) (binned empirical
 semivariogram of a seeded sample of pairs; range by a grid search, nugget and sill by
 non-negative least squares for each range). An unseen cell then takes the ordinary
 kriging weights of its ``neighbours`` nearest calibrated cells (local kriging, so the
@@ -33,6 +34,10 @@ class Variogram:
     nugget: float
     sill: float
     range: float
+
+    def without_nugget(self) -> "Variogram":
+        """The same total variance, all of it spatially correlated (exact interpolation)."""
+        return Variogram(0.0, self.sill + self.nugget, self.range)
 
     def covariance(self, h: np.ndarray) -> np.ndarray:
         """C(h) of the spatially correlated part (the nugget only on the diagonal)."""

@@ -122,7 +122,11 @@ class CalibratedSolver(Solver):
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
         mean = ensemble.mean(axis=0)
         vrng = np.random.default_rng(o["seed"] + 1)
-        self.variograms = [fit_variogram(self.x, self.y, mean[p], vrng)
+        # the nugget is folded into the sill, so that kriging interpolates the posterior
+        # exactly: smoothing each parameter on its own breaks the combinations (storage,
+        # lag time) the record fixes jointly (small twin, spatial 70/30 test RMSE:
+        # 18.8 mm with the fitted nugget, 12.5 mm without)
+        self.variograms = [fit_variogram(self.x, self.y, mean[p], vrng).without_nugget()
                            for p in range(self.space.size)]
         final, _ = self._assimilation(sub, mean[None], data, sites, site_of, None, None)
         self.report = {
