@@ -145,13 +145,3 @@ def _changed(material, mine: dict, initial_head: np.ndarray):
     changes["preconsolidation_head"] = base - mine["preconsolidation_offset"]
     return replace(material, **changes)
 
-
-def lag_time_days(case: Case, a: int) -> np.ndarray:
-    """[N] lag time (d) of the first interbed system of aquifer ``a``: the time
-    constant b^2 Sskv / (4 Kv) of a doubly drained bed of thickness b (the seminar's
-    tau), or NaN where the aquifer has no interbeds."""
-    aq = case.aquifers[a]
-    if not aq.interbeds:
-        return np.full(case.n_cells, np.nan)
-    ib = aq.interbeds[0]
-    return (0.5 * ib.thickness) ** 2 * ib.sskv / ib.kv
