@@ -7,10 +7,13 @@ import pytest
 
 import readers_fixtures as fx
 from cases.from_data import FromData, build_case, make_case_from_data
+from engine import caseio
 from engine.app.make_case import main_from_data
+from engine.registry import make_solver
 from cases.readers.stratigraphy import equivalent_bed
 
-pytest.importorskip("mintpy.utils.writefile")
+# the InSAR fixture is written by MintPy's own writer
+pytestmark = pytest.mark.needs("mintpy.utils.writefile")
 TRUTH = fx.truth(n_dates=100)       # 2016-01-05 .. 2019-04-07
 
 
@@ -137,7 +140,6 @@ def test_command_line_refuses_with_one_message(inputs, tmp_path, capsys):
 
 
 def test_written_case_loads_and_runs(inputs, tmp_path, capsys):
-    caseio = pytest.importorskip("engine.caseio")
     argv = ["--out", str(tmp_path / "case")]
     for key in ("insar", "wells", "params", "stratigraphy", "extensometers", "crs"):
         argv += [f"--{key}", inputs[key]]
@@ -166,9 +168,6 @@ def _ultimate_bound(case):
 
 
 def _run_physics(case, name):
-    pytest.importorskip({"terzaghi": "physics.solver"}.get(name, "physics.modflow.mf6_csub"))
-    from engine.registry import make_solver
-
     result = make_solver(name).predict(case)
     d = result.displacement
     assert d.shape == (case.n_cells, case.n_times) and np.all(np.isfinite(d))
@@ -182,7 +181,6 @@ def _run_physics(case, name):
 
 @pytest.mark.modflow
 def test_written_case_runs_through_mf6_csub(inputs, tmp_path):
-    caseio = pytest.importorskip("engine.caseio")
     req = FromData(out=str(tmp_path / "case"), **inputs)
     case = caseio.load_case(make_case_from_data(req)).take_cells([0, 84])
     _run_physics(case, "mf6-csub")

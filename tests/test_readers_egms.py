@@ -1,14 +1,13 @@
 """EGMS L2a / L2b / L3 CSV fixtures built from the product's documented column layout."""
 
 import numpy as np
+import pyproj
 import pytest
 
 import readers_fixtures as fx
 from cases.readers import detect_insar_format, read_insar
 from cases.readers.egms import read_egms
 from cases.readers.geodesy import los_to_vertical, project
-
-pyproj = pytest.importorskip("pyproj")
 
 
 @pytest.fixture(scope="module")

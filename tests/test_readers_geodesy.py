@@ -1,7 +1,8 @@
 """Projection and line-of-sight conversion against independent truth: published
-coordinates, the WGS 84 meridian arc, pyproj (when installed)."""
+coordinates, the WGS 84 meridian arc, pyproj (a dependency)."""
 
 import numpy as np
+import pyproj
 import pytest
 
 from cases.readers.geodesy import (check_crs, lonlat_to_projected, los_to_vertical, project,
@@ -38,7 +39,6 @@ def test_utm_south_false_northing_and_symmetry():
 
 
 def test_utm_matches_pyproj_across_the_zone():
-    pyproj = pytest.importorskip("pyproj")
     rng = np.random.default_rng(3)
     lon = 117.0 + rng.uniform(-3.5, 3.5, 500)
     lat = rng.uniform(0.0, 80.0, 500)
@@ -49,7 +49,6 @@ def test_utm_matches_pyproj_across_the_zone():
 
 
 def test_other_crs_goes_through_pyproj():
-    pyproj = pytest.importorskip("pyproj")
     # CGCS2000 / 3-degree Gauss-Kruger CM 117E, used for Beijing
     x, y = lonlat_to_projected(116.4, 39.9, "EPSG:4548")
     xr, yr = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:4548", always_xy=True).transform(116.4, 39.9)

@@ -358,18 +358,21 @@ CASES = [mintpy_without_dates, mintpy_duplicated_dates, mintpy_impossible_date,
          params_unknown_key, params_overlapping_aquifers, params_missing_interbed_property]
 
 
-# fixtures written by MintPy's own writer, or projected to EPSG:3035 by pyproj
-NEEDS = {"mintpy": "mintpy.utils.writefile", "egms": "pyproj",
+# fixtures written by MintPy's own writer (a test-only install; pyproj is a dependency)
+NEEDS = {"mintpy": "mintpy.utils.writefile",
          "wells_outside_the_area": "mintpy.utils.writefile",
          "wells_aquifers_without_params": "mintpy.utils.writefile",
          "params_missing_interbed_property": "mintpy.utils.writefile"}
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.__name__ for c in CASES])
+def _needs(case):
+    return [pytest.mark.needs(module) for prefix, module in NEEDS.items()
+            if case.__name__.startswith(prefix)]
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.__name__, marks=_needs(c))
+                                  for c in CASES])
 def test_refused_naming_file_field_and_value(tmp_path, case):
-    for prefix, module in NEEDS.items():
-        if case.__name__.startswith(prefix):
-            pytest.importorskip(module)
     call, source, field, value = case(tmp_path)
     with pytest.raises(InputError) as info:
         call()

@@ -10,7 +10,8 @@ from cases.readers.geodesy import los_to_vertical, project
 from cases.readers.mintpy import read_mintpy
 from engine.errors import InputError
 
-pytest.importorskip("mintpy.utils.writefile")
+# the fixtures are written by MintPy's own writer
+pytestmark = pytest.mark.needs("mintpy.utils.writefile")
 
 
 @pytest.fixture(scope="module")
