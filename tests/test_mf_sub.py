@@ -79,7 +79,8 @@ def test_sub_agrees_with_csub_on_nodelay_coarse_and_elastic_delay_beds(program):
     csub = Mf6CsubSolver(ndelaycells=39).compaction_parts(case)
     assert sub.keys() == csub.keys()
     for key in csub:
-        assert np.abs(sub[key] - csub[key]).max() <= 1e-4, key
+        # the README's claim (1e-7 m); measured 1.5e-8 m at most (mf2005's delay beds)
+        assert np.abs(sub[key] - csub[key]).max() <= 1e-7, key
     assert np.abs(csub[(0, "interbeds[0]")]).max() > 1e-3   # the check is not vacuous
     result = MfSubSolver(program=program).predict(case)
     for a in range(len(case.aquifers)):

@@ -44,8 +44,10 @@ def test_csub_mirror_agrees_with_modflow_6(make_case, nodes, substeps):
     ours = TerzaghiSolver(scheme="csub", nodes=nodes, substeps=substeps).predict(case)
     theirs = Mf6CsubSolver(ndelaycells=nodes, substeps=substeps).predict(case)
     assert np.abs(ours.compaction).max() > 1e-3          # not a vacuous comparison
-    assert np.abs(ours.compaction - theirs.compaction).max() <= 1e-8
-    assert np.abs(ours.displacement - theirs.displacement).max() <= 1e-8
+    # the README's claim (2e-12 m); measured 1.0e-13 on terzaghi-step, 1.0e-12 per
+    # aquifer and 1.24e-12 summed over the column's three aquifers (compaction 0.1 m)
+    assert np.abs(ours.compaction - theirs.compaction).max() <= 2e-12
+    assert np.abs(ours.displacement - theirs.displacement).max() <= 2e-12
 
 
 @pytest.mark.modflow
