@@ -111,7 +111,7 @@ def test_resume_skips_committed_solvers_and_refuses_another_run(case_path, done,
     assert time.perf_counter() - started < 60
     with pytest.raises(InputError, match="split"):
         bench(str(case_path), SOLVERS, "spatial:0.5", out, preset="fast", log=lambda *a: None)
-    with pytest.raises(InputError, match="not in --solvers"):
+    with pytest.raises(InputError, match="does not run"):
         bench(str(case_path), ["zero"], "spatial:0.7", tmp_path / "b", options={"lstm": {}})
 
 

@@ -21,7 +21,7 @@ def landsub(*args):
 def test_run_writes_a_result_that_info_and_xarray_read(tmp_path, capsys):
     out = tmp_path / "step.h5"
     assert main(["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
-                 "--option", "nodes=39", "--option", "substeps=2", "--out", str(out)]) == 0
+                 "--option", "terzaghi:nodes=39", "--option", "terzaghi:substeps=2", "--out", str(out)]) == 0
     result = read_result(out)
     assert result.options["nodes"] == 39 and result.options["substeps"] == 2
     assert result.displacement.shape == (1, 2001)
@@ -64,11 +64,16 @@ def test_solvers_lists_the_registry_the_composed_forms_and_what_is_unavailable(
     (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzagi",
       "--out", "x.h5"], ["terzagi", 'did you mean "terzaghi"']),
     (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
-      "--option", "node=3", "--out", "x.h5"], ["node", 'did you mean "nodes"']),
+      "--option", "terzaghi:node=3", "--out", "x.h5"], ["node", 'did you mean "nodes"']),
     (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
-      "--option", "nodes=many", "--out", "x.h5"], ["nodes", "many"]),
+      "--option", "terzaghi:nodes=many", "--out", "x.h5"], ["nodes", "many"]),
     (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
-      "--option", "nodes", "--out", "x.h5"], ["key=value"]),
+      "--option", "nodes", "--out", "x.h5"], ["SOLVER:KEY=VALUE"]),
+    # the one spelling of every command: a bare key=value names no solver
+    (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
+      "--option", "nodes=39", "--out", "x.h5"], ["SOLVER:KEY=VALUE"]),
+    (["run", str(VERIFICATION_DIR / "terzaghi-step.toml"), "--solver", "terzaghi",
+      "--option", "lstm:hidden=8", "--out", "x.h5"], ["lstm", "not"]),
     (["info", str(VERIFICATION_DIR / "column-cells.csv")], ["column-cells.csv"]),
 ])
 def test_bad_input_exits_2_with_one_message(tmp_path, args, words):
@@ -101,7 +106,7 @@ def test_fit_then_run_with_the_saved_model(tmp_path):
     assert main(["run", str(manifest), "--model", str(tmp_path / "gru" / "model"),
                  "--out", str(tmp_path / "pred.h5")]) == 0
     assert main(["run", str(manifest), "--model", str(tmp_path / "gru" / "model"),
-                 "--option", "hidden=8", "--out", str(tmp_path / "x.h5")]) == 2
+                 "--option", "gru:hidden=8", "--out", str(tmp_path / "x.h5")]) == 2
     fitted = read_result(tmp_path / "gru" / "result.h5")
     again = read_result(tmp_path / "pred.h5")
     assert again.solver == "gru"

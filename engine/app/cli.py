@@ -11,16 +11,12 @@ import numpy as np
 from engine.errors import InputError, run_command
 
 
-def _parse_options(solver_cls, pairs: list[str]) -> dict:
-    from engine.registry import parse_option
+def _solver_options(name: str, pairs: list[str] | None) -> dict:
+    """The typed options of the one solver ``name`` from ``--option SOLVER:KEY=VALUE``,
+    spelled as on every other command (``bench``, ``whatif``)."""
+    from engine.app.options import options_per_solver, parse_solver_options
 
-    options = {}
-    for pair in pairs or []:
-        key, sep, value = pair.partition("=")
-        if not sep:
-            raise InputError("--option", pair, 'expected key=value, e.g. "nodes=39"')
-        options[key.strip()] = parse_option(solver_cls, key.strip(), value.strip())
-    return options
+    return options_per_solver([name], parse_solver_options(pairs))[name]
 
 
 def cmd_run(args) -> int:
@@ -41,7 +37,7 @@ def cmd_run(args) -> int:
         args.solver = solver.name
     else:
         cls = solver_class(args.solver)
-        solver = cls(**_parse_options(cls, args.option))
+        solver = cls(**_solver_options(args.solver, args.option))
         solver.fit(case)
     result = solver.predict(case)
     write_result(result, args.out)
@@ -53,10 +49,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_fit(args) -> int:
-    from engine.registry import solver_class
     from engine.app.fit import fit_command
 
-    options = _parse_options(solver_class(args.solver), args.option)
+    options = _solver_options(args.solver, args.option)
     report = fit_command(args.case, args.solver, preset=args.preset, split=args.split,
                          out_dir=args.out, options=options)
     print(f"{args.solver} fitted on {args.case} ({args.split}) -> {args.out}/")
@@ -167,7 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     how = r.add_mutually_exclusive_group(required=True)
     how.add_argument("--solver", help="registered solver name (see `landsub solvers`)")
     how.add_argument("--model", help="a model folder written by `landsub fit`")
-    r.add_argument("--option", action="append", metavar="KEY=VALUE", help="solver option, repeatable")
+    r.add_argument("--option", action="append", metavar="SOLVER:KEY=VALUE",
+                   help="solver option, repeatable, e.g. terzaghi:nodes=39")
     r.add_argument("--out", required=True, help="result file (.h5)")
     r.set_defaults(func=cmd_run)
 
@@ -177,7 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--preset", help="named hyperparameters: fast, default, seminar")
     f.add_argument("--split", default="spatial:0.7",
                    help="spatial:0.7 | temporal:2015-01 | both:0.7:2015-01 | none")
-    f.add_argument("--option", action="append", metavar="KEY=VALUE")
+    f.add_argument("--option", action="append", metavar="SOLVER:KEY=VALUE",
+                   help="solver option, repeatable, e.g. lstm:hidden=32")
     f.add_argument("--out", required=True, help="model folder")
     f.set_defaults(func=cmd_fit)
 

@@ -32,6 +32,6 @@ def options_per_solver(names, given: dict) -> dict:
     option for a solver that is not run is refused rather than ignored."""
     unknown = set(given) - set(names)
     if unknown:
-        raise InputError("--option", sorted(unknown)[0], "options for a solver that is not "
-                         "in --solvers")
+        raise InputError("--option", sorted(unknown)[0], "options for a solver that this "
+                         f"command does not run (it runs {', '.join(names)})")
     return {name: typed_options(name, given.get(name, {})) for name in names}
