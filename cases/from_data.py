@@ -70,7 +70,7 @@ class Summary:
     """The lines of summary.md, by section."""
 
     SECTIONS = ("Inputs", "Time axis", "InSAR", "Conversions applied", "Outliers", "Gaps",
-                "Wells", "Heads", "Interbeds", "Extensometers", "Assumptions")
+                "Wells", "Heads", "Spin-up", "Interbeds", "Extensometers", "Assumptions")
 
     def __init__(self, title: str):
         self.title = title
@@ -171,11 +171,14 @@ def build_case(req: FromData) -> Built:
     heads = _heads(wells, on_axis, first, last, cells, aquifer_names, params, summary)
     beds = (read_stratigraphy(req.stratigraphy, params.aquifers, crs)
             if req.stratigraphy else None)
+    spinup_times, spinup = _spinup(req, wells, axis, cells, heads, aquifer_names, params,
+                                   summary)
     aquifers = tuple(
         Aquifer(name=a, head=heads[k],
                 interbeds=_interbeds(k, a, params, beds, cells, summary),
                 nodelay=_material(params, k, "nodelay", len(cells)),
                 coarse=_material(params, k, "coarse", len(cells)),
+                spinup_head=None if spinup is None else spinup[k],
                 **_depths(params, k, len(cells)))
         for k, a in enumerate(aquifer_names))
 
@@ -193,7 +196,7 @@ def build_case(req: FromData) -> Built:
                 description=params.description or f"built from {Path(req.insar).name} and "
                                                   f"{Path(req.wells).name}",
                 observations=Observations(displacement=displacement, extensometers=ext,
-                                          wells=well_obs))
+                                          wells=well_obs), spinup_times=spinup_times)
     _assumptions(params, req, crs, summary)
     return Built(case=case, summary=summary, rates=cells_rates,
                  wells_xy=np.column_stack([wells.x, wells.y]), extensometers_xy=ext_xy)
@@ -269,6 +272,47 @@ def _head_span(req, wells, on_axis, axis, aquifer_names, params):
                              f"{_format_runs(axis[first:last + 1], hole)}; fill the records or "
                              f"raise [wells] max_gap in --params (now {params.wells['max_gap']})")
     return first, last
+
+
+def _spinup(req, wells, axis, cells, heads, aquifer_names, params, summary):
+    """(times [S], heads per aquifer [N, S]) of the spin-up: the well record before the
+    first case period, on periods of --freq from the first period in which every aquifer
+    has a well head, interpolated in space as the case's heads are; a period in which
+    an aquifer has none is filled linearly in time, toward the case's first heads after
+    the last one. (None, None) when no well was read before the case."""
+    before = wells.record_time < axis[0]
+    if not before.any():
+        summary.add("Spin-up", f"none: no well record before the first case period {axis[0]}; "
+                               "the beds start in equilibrium with the first heads")
+        return None, None
+    periods = period_axis(wells.record_time[before].min(), axis[0], req.freq)
+    periods = periods[periods < axis[0]]
+    on_axis = heads_on_axis(wells, periods, req.freq, params.wells["max_gap"])
+    covered = np.array([~np.isnan(on_axis.heads[wells.aquifer == a]).all(axis=0)
+                        for a in range(len(aquifer_names))])
+    if not covered.any(axis=1).all():
+        summary.add("Spin-up", f"none: before {axis[0]} not every aquifer has a well head")
+        return None, None
+    start = int(max(np.argmax(c) for c in covered))
+    times = periods[start:]
+    days = np.concatenate([times, axis[:1]]).astype(np.float64)
+    out, filled = [], 0
+    for a in range(len(aquifer_names)):
+        mine = wells.aquifer == a
+        values = interpolate(cells.x, cells.y, wells.x[mine], wells.y[mine],
+                             on_axis.heads[mine][:, start:], params.wells["interpolation"],
+                             params.wells["idw_power"], params.source).values
+        known = np.append(covered[a, start:], True)
+        filled += int((~known).sum())
+        joined = np.column_stack([values, heads[a][:, :1]])
+        out.append(np.array([np.interp(days[:-1], days[known], row[known])
+                             for row in joined]))
+    summary.add("Spin-up", f"{len(times)} {req.freq} periods {times[0]}..{times[-1]} from the "
+                           f"well record before the first case period {axis[0]} (interpolated "
+                           f"as the heads; {filled} aquifer-period(s) without a well head "
+                           "filled linearly in time); physics solvers run it before the case, "
+                           "so the beds start the case with that drawdown history behind them")
+    return times, out
 
 
 def _heads(wells, on_axis, first, last, cells, aquifer_names, params, summary):

@@ -32,6 +32,11 @@ class Compressible:
         Ss = 0.434 C / ((1 + e) sigma'), sigma' in metres of water (MODFLOW 6 CSUB).
     preconsolidation_head : m above datum; None means the initial aquifer head
         (normally consolidated start). Not used by "coarse".
+    preconsolidation_offset : m of head below the initial aquifer head (>= 0): the
+        same state stated relative to the head, for a modeller who knows how far a bed
+        was unloaded before the record but not the datum; at most one of the two forms.
+        "Initial" is the first head of the record a solver runs: the first spin-up head
+        when the case has a spin-up (Aquifer.initial_head).
     """
 
     kind: str
@@ -41,6 +46,7 @@ class Compressible:
     count: np.ndarray | None = None
     kv: np.ndarray | None = None
     preconsolidation_head: np.ndarray | None = None
+    preconsolidation_offset: np.ndarray | None = None
     storage: str = "specific"
     cc: np.ndarray | None = None
     cr: np.ndarray | None = None
@@ -51,10 +57,22 @@ class Compressible:
         changes = {
             name: getattr(self, name)[cells]
             for name in ("thickness", "sske", "sskv", "count", "kv",
-                         "preconsolidation_head", "cc", "cr", "void_ratio")
+                         "preconsolidation_head", "preconsolidation_offset", "cc", "cr",
+                         "void_ratio")
             if getattr(self, name) is not None
         }
         return replace(self, **changes)
+
+    def initial_preconsolidation(self, initial_head: np.ndarray) -> np.ndarray:
+        """[N] preconsolidation head (m above datum) at the first time of the record, as
+        stated: the given head, the initial head less the offset, or (neither given) the
+        initial head itself. Solvers lower a value above the initial head to it."""
+        first = np.asarray(initial_head, dtype=np.float64)
+        if self.preconsolidation_head is not None:
+            return np.asarray(self.preconsolidation_head, dtype=np.float64)
+        if self.preconsolidation_offset is not None:
+            return first - np.asarray(self.preconsolidation_offset, dtype=np.float64)
+        return first.copy()
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,8 @@ class Aquifer:
     interbeds : delay interbed systems (CSUB's ninterbeds), possibly empty.
     nodelay, coarse : optional no-delay beds and coarse-grained skeleton.
     top, bottom : [N] depth below land surface, m (needed for stress-dependent storage).
+    spinup_head : [N, S] m above datum at the case's spin-up times (Case.spinup_times),
+        the stress history before the first case time; None without a spin-up.
     """
 
     name: str
@@ -74,6 +94,13 @@ class Aquifer:
     coarse: Compressible | None = None
     top: np.ndarray | None = None
     bottom: np.ndarray | None = None
+    spinup_head: np.ndarray | None = None
+
+    @property
+    def initial_head(self) -> np.ndarray:
+        """[N] m: the head at which the beds start in equilibrium, the first of the
+        spin-up when there is one, else the first case head."""
+        return (self.head if self.spinup_head is None else self.spinup_head)[:, 0]
 
     def materials(self):
         """All compressible systems of this aquifer, delay interbeds first."""
@@ -90,6 +117,7 @@ class Aquifer:
             coarse=None if self.coarse is None else self.coarse.take(cells),
             top=None if self.top is None else self.top[cells],
             bottom=None if self.bottom is None else self.bottom[cells],
+            spinup_head=None if self.spinup_head is None else self.spinup_head[cells],
         )
 
 
@@ -160,7 +188,12 @@ class Observations:
 
 @dataclass(frozen=True)
 class Case:
-    """One study area. ``times`` is datetime64[D] of shape [T], strictly increasing."""
+    """One study area. ``times`` is datetime64[D] of shape [T], strictly increasing.
+
+    ``spinup_times`` (datetime64[D] [S], strictly increasing, all before ``times[0]``),
+    with every aquifer's ``spinup_head``, is the stress history the physics solvers run
+    before the first case time; results still start at 0 at ``times[0]``.
+    """
 
     name: str
     times: np.ndarray
@@ -170,6 +203,7 @@ class Case:
     geostatic: Geostatic | None = None
     observations: Observations = field(default_factory=Observations)
     source: str | None = None  # the manifest path the case was read from, if any
+    spinup_times: np.ndarray | None = None
 
     @property
     def n_cells(self) -> int:
@@ -202,14 +236,31 @@ class Case:
     def without_observations(self) -> "Case":
         return replace(self, observations=Observations())
 
+    def spinup_record(self) -> tuple["Case", int]:
+        """(the case a physics solver runs, S): with a spin-up, the spin-up and the case
+        as one record (times and heads concatenated, no spin-up left) and S its number
+        of spin-up times; without one, the case itself and 0. A solver runs the record
+        and reports it from index S on, less its value there (0 at the first case time).
+        """
+        if self.spinup_times is None:
+            return self, 0
+        times = np.concatenate([self.spinup_times, self.times])
+        aquifers = tuple(replace(a, head=np.concatenate([a.spinup_head, a.head], axis=1),
+                                 spinup_head=None) for a in self.aquifers)
+        return (replace(self, times=times, aquifers=aquifers, spinup_times=None,
+                        observations=Observations()), len(self.spinup_times))
 
-def build_case(name: str, days, aquifers, geostatic: dict | None = None) -> Case:
+
+def build_case(name: str, days, aquifers, geostatic: dict | None = None,
+               spinup_days=None) -> Case:
     """A Case from plain values (tests, benchmarks, generators).
 
     days : [T] whole days from 2000-01-01, increasing. aquifers : list of dicts with
     "head" ([N, T] m, or [T] for one cell) and optionally "interbeds" (a list of dicts),
     "nodelay", "coarse" (dicts of Compressible fields; scalars apply to every cell),
-    "top", "bottom" (depths, m) and "name". geostatic : dict of Geostatic fields.
+    "top", "bottom" (depths, m), "name" and, with ``spinup_days`` ([S] whole days from
+    2000-01-01, before days[0]), "spinup_head" ([N, S] or [S] m). geostatic : dict of
+    Geostatic fields.
     """
     days = np.asarray(days)
     heads = [np.atleast_2d(np.asarray(aq["head"], dtype=np.float64)) for aq in aquifers]
@@ -232,12 +283,17 @@ def build_case(name: str, days, aquifers, geostatic: dict | None = None) -> Case
             interbeds=tuple(material("interbeds", ib) for ib in aq.get("interbeds", ())),
             nodelay=material("nodelay", aq["nodelay"]) if "nodelay" in aq else None,
             coarse=material("coarse", aq["coarse"]) if "coarse" in aq else None,
-            top=per_cell(aq.get("top")), bottom=per_cell(aq.get("bottom"))))
+            top=per_cell(aq.get("top")), bottom=per_cell(aq.get("bottom")),
+            spinup_head=None if spinup_days is None else np.atleast_2d(
+                np.asarray(aq["spinup_head"], dtype=np.float64))))
     ids = np.array([str(i) for i in range(n)])
     geo = None
     if geostatic is not None:
         geo = Geostatic(geostatic["sgm"], geostatic["sgs"],
                         per_cell(geostatic.get("land_surface", 0.0)))
-    return Case(name=name, times=np.datetime64("2000-01-01") + days.astype("timedelta64[D]"),
+    origin = np.datetime64("2000-01-01")
+    spinup = (None if spinup_days is None
+              else origin + np.asarray(spinup_days).astype("timedelta64[D]"))
+    return Case(name=name, times=origin + days.astype("timedelta64[D]"),
                 cells=Cells(ids, np.zeros(n), np.zeros(n)), aquifers=tuple(built),
-                geostatic=geo)
+                geostatic=geo, spinup_times=spinup)

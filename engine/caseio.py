@@ -24,16 +24,19 @@ from engine.case import STORAGE_KINDS, Aquifer, Case, Cells, Compressible, Geost
 from engine.casewrite import EXTENSOMETER_COLUMNS, WELL_COLUMNS, write_case
 from engine.errors import InputError, suggest
 from engine.manifest import ManifestValues, read_manifest, show
-from engine.schema import (FREQS, MATERIAL_PARAMETERS, OPTIONAL_PARAMETERS, SCHEMA, disorder,
-                           regular_times, violation)
-from engine.tables import (dates, line_of, numbers, quoted, read_hdf5, read_table, read_wide,
-                           strictly_increasing)
+from engine.resources import case_bytes, check_memory
+from engine.schema import (FREQS, MATERIAL_PARAMETERS, OPTIONAL_PARAMETERS, SCHEMA,
+                           both_preconsolidations, disorder, regular_times, spinup_overlap,
+                           violation)
+from engine.tables import (dates, line_of, numbers, outside_case, quoted, read_hdf5, read_table,
+                           read_wide, strictly_increasing)
 
 __all__ = ["load_case", "write_case"]
 
-_TOP_KEYS = ("schema", "name", "description", "time", "cells", "aquifers", "geostatic",
-             "observations")
-_AQUIFER_KEYS = ("name", "head", "top", "bottom", "interbeds", "nodelay", "coarse")
+_TOP_KEYS = ("schema", "name", "description", "time", "spinup", "cells", "aquifers",
+             "geostatic", "observations")
+_AQUIFER_KEYS = ("name", "head", "spinup_head", "top", "bottom", "interbeds", "nodelay",
+                 "coarse")
 _OBSERVATION_KEYS = ("displacement", "extensometers", "wells")
 _SUGGEST_AMONG = 10_000  # did-you-mean looks at no more names: difflib over 100k takes seconds
 
@@ -47,10 +50,13 @@ class _Origin:
     per_cell: bool  # read from a table (errors name the cell) rather than one manifest number
 
 
-def load_case(path) -> Case:
-    """Read and validate the case manifest at ``path`` (see DESIGN.md, schema 1)."""
+def load_case(path, *, allow_outside_case: bool = False) -> Case:
+    """Read and validate the case manifest at ``path`` (see DESIGN.md, schema 1). The
+    files it names must lie inside its folder unless ``allow_outside_case`` (or an
+    enclosing ``engine.tables.outside_case``, as the command-line flag opens) allows more."""
     manifest = Path(path)
-    return _Loader(manifest).case(read_manifest(manifest))
+    with outside_case(allow_outside_case):
+        return _Loader(manifest).case(read_manifest(manifest))
 
 
 class _Loader(ManifestValues):
@@ -61,6 +67,7 @@ class _Loader(ManifestValues):
         super().__init__(manifest)
         self.ids: np.ndarray | None = None
         self.times: np.ndarray | None = None
+        self.spinup_times: np.ndarray | None = None
         self.indices_users: list[str] = []  # fields of materials with storage = "indices"
         self._parameter_tables: dict[Path, tuple[pd.DataFrame, np.ndarray]] = {}
 
@@ -76,7 +83,16 @@ class _Loader(ManifestValues):
         description = raw.get("description", "")
         if not isinstance(description, str):
             self.fail("description", f"{show(description)} is not a string")
+        aquifer_tables = raw.get("aquifers")
+        self.n_aquifers = len(aquifer_tables) if isinstance(aquifer_tables, list) else 1
         self.times = self.time_axis(self.required(raw, "time", ""))
+        if "spinup" in raw:
+            self.keys(raw["spinup"], ("time",), "spinup")
+            self.spinup_times = self.time_axis(self.required(raw["spinup"], "time", "spinup"),
+                                               "spinup.time")
+            overlap = spinup_overlap(self.spinup_times, self.times[0])
+            if overlap:
+                self.fail("spinup.time", overlap)
         cells = self.cells(self.required(raw, "cells", ""))
         self.ids = cells.ids
         aquifers = self.aquifers(self.required(raw, "aquifers", ""))
@@ -91,40 +107,44 @@ class _Loader(ManifestValues):
             observations = self.observations(raw["observations"], [a.name for a in aquifers])
         return Case(name=name, times=self.times, cells=cells, aquifers=aquifers,
                     description=description, geostatic=geostatic, observations=observations,
-                    source=str(self.manifest))
+                    source=str(self.manifest), spinup_times=self.spinup_times)
 
-    def time_axis(self, table) -> np.ndarray:
-        self.keys(table, ("start", "periods", "freq", "file"), "time")
+    def time_axis(self, table, field: str = "time") -> np.ndarray:
+        """A time axis: start, periods and freq, or a file (the case's [time], or the
+        spin-up's, named by ``field``)."""
+        self.keys(table, ("start", "periods", "freq", "file"), field)
         if "file" in table:
             for key in ("start", "periods", "freq"):
                 if key in table:
-                    self.fail(f"time.{key}", "cannot be combined with time.file: give either "
-                              "start, periods and freq or a file")
-            path = self.file_reference(table, ("file",), "time")
+                    self.fail(f"{field}.{key}", f"cannot be combined with {field}.file: give "
+                              "either start, periods and freq or a file")
+            path = self.file_reference(table, ("file",), field)
             times = dates(read_table(path, ("time",))["time"], path, 'column "time"')
             if len(times) == 0:
                 raise InputError(path, 'column "time"', "no times (the file has a header only)")
             strictly_increasing(times, path, 'column "time"')
             return times
-        start = self.required(table, "start", "time")
+        start = self.required(table, "start", field)
         if isinstance(start, str):
             try:
                 start = _dt.date.fromisoformat(start)
             except ValueError:
-                self.fail("time.start", f"{show(start)} is not an ISO date (YYYY-MM-DD)")
+                self.fail(f"{field}.start", f"{show(start)} is not an ISO date (YYYY-MM-DD)")
         if not isinstance(start, _dt.date) or isinstance(start, _dt.datetime):
-            self.fail("time.start", f"{show(start)} should be a date such as \"2000-01-01\"")
-        periods = self.required(table, "periods", "time")
+            self.fail(f"{field}.start", f"{show(start)} should be a date such as "
+                      '"2000-01-01"')
+        periods = self.required(table, "periods", field)
         if isinstance(periods, bool) or not isinstance(periods, int) or periods < 1:
-            self.fail("time.periods", f"{show(periods)} should be a whole number >= 1")
-        freq = self.required(table, "freq", "time")
+            self.fail(f"{field}.periods", f"{show(periods)} should be a whole number >= 1")
+        self.check_size(1, periods, f"{field}.periods")
+        freq = self.required(table, "freq", field)
         if freq not in FREQS:
-            self.fail("time.freq", f"{show(freq)} is not a known frequency"
+            self.fail(f"{field}.freq", f"{show(freq)} is not a known frequency"
                       f"{suggest(str(freq), FREQS)}; use one of {', '.join(FREQS)} "
                       "(days, month starts, year starts)")
         times = regular_times(np.datetime64(start, "D"), periods, freq)
         if times[0] != np.datetime64(start, "D"):
-            self.fail("time.start", f'{start} is not a {"month" if freq == "MS" else "year"} '
+            self.fail(f"{field}.start", f'{start} is not a {"month" if freq == "MS" else "year"} '
                       f'start, as freq = "{freq}" requires')
         return times
 
@@ -136,11 +156,13 @@ class _Loader(ManifestValues):
             count = table["count"]
             if isinstance(count, bool) or not isinstance(count, int) or count < 1:
                 self.fail("cells.count", f"{show(count)} should be a whole number >= 1")
+            self.check_size(count, len(self.times), "cells.count")
             return Cells(np.arange(count).astype(str), np.zeros(count), np.zeros(count))
         path = self.file_reference(table, ("file",), "cells")
         frame = read_table(path, ("id", "x", "y"), ("zone",))
         if frame.empty:
             raise InputError(path, 'column "id"', "no cells (the file has a header only)")
+        self.check_size(len(frame), len(self.times), "cells.file")
         ids = frame["id"].str.strip().to_numpy(dtype=str)
         for row, cell in enumerate(ids):
             if cell in ("", "time"):
@@ -157,6 +179,12 @@ class _Loader(ManifestValues):
         xy = [self.finite_column(frame, name, path) for name in ("x", "y")]
         zone = frame["zone"].to_numpy(dtype=str) if "zone" in frame else None
         return Cells(ids, xy[0], xy[1], zone)
+
+    def check_size(self, cells: int, times: int, field: str) -> None:
+        """Refuse a case too big for memory before its arrays are made."""
+        check_memory(case_bytes(cells, times, self.n_aquifers),
+                     f"{cells} cells x {times} times x {self.n_aquifers} aquifer(s)",
+                     self.manifest, field)
 
     def finite_column(self, frame: pd.DataFrame, column: str, path: Path) -> np.ndarray:
         values = numbers(frame[column], path)
@@ -185,6 +213,13 @@ class _Loader(ManifestValues):
             self.fail(f"{field}.name", f'"{name}" is already the name of '
                       f"aquifers[{taken.index(name)}]; aquifer names must be unique")
         head = self.head(self.required(table, "head", field), f"{field}.head")
+        spinup_head = None
+        if self.spinup_times is not None:
+            spinup_head = self.head(self.required(table, "spinup_head", field),
+                                    f"{field}.spinup_head", self.spinup_times)
+        elif "spinup_head" in table:
+            self.fail(f"{field}.spinup_head", "given without a [spinup] table: add [spinup] "
+                      "with the spin-up's time axis")
         first_user = len(self.indices_users)
         interbeds = table.get("interbeds", [])
         if isinstance(interbeds, dict):
@@ -204,7 +239,8 @@ class _Loader(ManifestValues):
                 self.fail(f"{field}.{key}", f'missing; storage = "indices" (in {users[0]}) '
                           "needs the aquifer's top and bottom depths below land surface (m)")
         return Aquifer(name=name, head=head, interbeds=tuple(interbeds), nodelay=nodelay,
-                       coarse=coarse, top=depth.get("top"), bottom=depth.get("bottom"))
+                       coarse=coarse, top=depth.get("top"), bottom=depth.get("bottom"),
+                       spinup_head=spinup_head)
 
     def material(self, kind: str, table, field: str) -> Compressible:
         always, specific, indices = MATERIAL_PARAMETERS[kind]
@@ -222,6 +258,9 @@ class _Loader(ManifestValues):
         for key in always + used:
             if key not in OPTIONAL_PARAMETERS:
                 self.required(table, key, field)
+        both = both_preconsolidations(table)
+        if both:
+            self.fail(f"{field}.preconsolidation_offset", both)
         values = self.parameters(table, always + used, field)
         if kind == "interbeds" and "count" not in values:
             values["count"] = np.ones(len(self.ids))
@@ -297,9 +336,11 @@ class _Loader(ManifestValues):
             self._parameter_tables[path] = (frame, rows)
         return self._parameter_tables[path]
 
-    def head(self, value, field: str) -> np.ndarray:
-        """[N, T] heads (m above datum) from a number, a wide CSV or an HDF5 dataset."""
-        shape = (len(self.ids), len(self.times))
+    def head(self, value, field: str, times: np.ndarray | None = None) -> np.ndarray:
+        """[N, T] heads (m above datum) on ``times`` (default: the case's) from a number,
+        a wide CSV or an HDF5 dataset."""
+        times = self.times if times is None else times
+        shape = (len(self.ids), len(times))
         if not isinstance(value, dict):
             return np.full(shape, self.number(value, field))
         path = self.file_reference(value, ("file", "dataset"), field)
@@ -309,15 +350,16 @@ class _Loader(ManifestValues):
             if bad:
                 raise InputError(path, f'dataset "{value["dataset"]}"',
                                  f'cell "{self.ids[bad[0]]}" (index {bad[0]}), '
-                                 f"{self._bad_head(head, bad, None)}")
+                                 f"{self._bad_head(head, bad, None, times)}")
             return head
-        times, columns, values = self.wide_table(path)
-        if not np.array_equal(times, self.times):
-            self.mismatched_times(times, path)
+        read_times, columns, values = self.wide_table(path)
+        if not np.array_equal(read_times, times):
+            self.mismatched_times(read_times, path, times)
         if columns == ["head"] and "head" not in self.ids:
             bad = _first_gap(values.T)
             if bad:
-                raise InputError(path, 'column "head"', self._bad_head(values.T, bad, path))
+                raise InputError(path, 'column "head"',
+                                 self._bad_head(values.T, bad, path, times))
             return np.repeat(values.T, shape[0], axis=0)
         order = self.column_cells(columns, path)
         absent = np.setdiff1d(np.arange(shape[0]), order)
@@ -329,16 +371,19 @@ class _Loader(ManifestValues):
         head[order] = values.T
         bad = _first_gap(head)
         if bad:
-            raise InputError(path, f'column "{self.ids[bad[0]]}"', self._bad_head(head, bad, path))
+            raise InputError(path, f'column "{self.ids[bad[0]]}"',
+                             self._bad_head(head, bad, path, times))
         return head
 
-    def _bad_head(self, head: np.ndarray, at: tuple[int, int], table: Path | None) -> str:
-        """What is wrong with head[at]; ``table`` is the wide CSV it came from (None for
-        HDF5), whose line the message names."""
+    @staticmethod
+    def _bad_head(head: np.ndarray, at: tuple[int, int], table: Path | None,
+                  times: np.ndarray) -> str:
+        """What is wrong with head[at] on ``times``; ``table`` is the wide CSV it came
+        from (None for HDF5), whose line the message names."""
         value = float(head[at])
         what = "is empty or NaN" if math.isnan(value) else "is not finite"
         line = f" (line {line_of(table, at[1])})" if table is not None else ""
-        return (f"time {self.times[at[1]]}{line}: head {value!r} {what}; every head must be a "
+        return (f"time {times[at[1]]}{line}: head {value!r} {what}; every head must be a "
                 "finite number (m above datum)")
 
     @staticmethod
@@ -356,14 +401,17 @@ class _Loader(ManifestValues):
                              f"case{suggest(unknown, self.ids[:_SUGGEST_AMONG])}")
         return index
 
-    def mismatched_times(self, times: np.ndarray, path: Path):
-        axis = f"{len(self.times)} times, {self.times[0]} to {self.times[-1]}"
-        if len(times) != len(self.times):
-            raise InputError(path, 'column "time"', f"has {len(times)} rows; the case time "
-                             f"axis has {axis}")
-        row = int(np.argmax(times != self.times))
+    def mismatched_times(self, times: np.ndarray, path: Path, axis_times: np.ndarray):
+        """Refuse a table whose times are not ``axis_times`` (the case's or the
+        spin-up's)."""
+        which = "spin-up" if axis_times is self.spinup_times else "case"
+        axis = f"{len(axis_times)} times, {axis_times[0]} to {axis_times[-1]}"
+        if len(times) != len(axis_times):
+            raise InputError(path, 'column "time"', f"has {len(times)} rows; the {which} "
+                             f"time axis has {axis}")
+        row = int(np.argmax(times != axis_times))
         raise InputError(path, 'column "time"', f"line {line_of(path, row)}: {times[row]} where "
-                         f"the case time axis ({axis}) has {self.times[row]}")
+                         f"the {which} time axis ({axis}) has {axis_times[row]}")
 
     def geostatic(self, table) -> Geostatic:
         self.keys(table, ("sgm", "sgs", "land_surface"), "geostatic")

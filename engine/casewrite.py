@@ -28,7 +28,8 @@ def write_case(case: Case, directory, name: str = "case.toml", arrays: str = "cs
     Arrays equal at every cell (and time) become one number in the manifest. With
     ``arrays="csv"`` the others go to CSV: times.csv (an irregular axis), cells.csv,
     heads_<a>.csv (wide, one per aquifer), params.csv (one column per varying parameter,
-    named by its field) and the observations. With ``arrays="hdf5"`` the per-cell arrays
+    named by its field) and the observations; a spin-up adds [spinup] (spinup_times.csv
+    when irregular) and spinup_heads_<a>.csv. With ``arrays="hdf5"`` the per-cell arrays
     (heads [cell, time], observed displacement [cell, time], varying parameters [cell])
     go instead to one HDF5 file, arrays.h5, a dataset per field named by the field
     (``aquifers[0].head``); cells, times and the long observation tables stay CSV.
@@ -47,7 +48,6 @@ class _Writer:
         self.hdf5 = hdf5  # the HDF5 file of the per-cell arrays, None to write CSV
         self.datasets: dict[str, np.ndarray] = {}
         self.ids = np.asarray(case.cells.ids, dtype=str)
-        self.iso = np.datetime_as_string(np.asarray(case.times, dtype="datetime64[D]"))
         self.parameter_columns: dict[str, np.ndarray] = {}
 
     def write(self, name: str) -> Path:
@@ -55,7 +55,11 @@ class _Writer:
         top = {"schema": SCHEMA, "name": case.name}
         if case.description:
             top["description"] = case.description
-        sections = [("", top), ("[time]", self.time_axis()), ("[cells]", self.cells())]
+        sections = [("", top), ("[time]", self.time_axis(case.times, "times.csv"))]
+        if case.spinup_times is not None:
+            sections.append(("[spinup]", {"time": self.time_axis(case.spinup_times,
+                                                                 "spinup_times.csv")}))
+        sections.append(("[cells]", self.cells()))
         for index, aquifer in enumerate(case.aquifers):
             sections += self.aquifer(index, aquifer)
         if case.geostatic is not None:
@@ -83,11 +87,13 @@ class _Writer:
         self.datasets[field] = np.asarray(values, dtype=np.float64)
         return {"file": self.hdf5, "dataset": field}
 
-    def series(self, name: str, field: str, values: np.ndarray) -> dict:
-        """[cell, time] ``values`` of ``field``: a wide CSV ``name`` or an HDF5 dataset."""
+    def series(self, name: str, field: str, values: np.ndarray, times=None) -> dict:
+        """[cell, time] ``values`` of ``field`` on ``times`` (default: the case's): a wide
+        CSV ``name`` or an HDF5 dataset."""
         if self.hdf5:
             return self.dataset(field, values)
-        write_wide(self.folder / name, self.case.times, self.ids, values)
+        write_wide(self.folder / name, self.case.times if times is None else times,
+                   self.ids, values)
         return {"file": name}
 
     def parameter(self, values: np.ndarray, field: str):
@@ -100,12 +106,14 @@ class _Writer:
         self.parameter_columns[field] = values
         return {"file": "params.csv", "column": field}
 
-    def time_axis(self) -> dict:
-        times = np.asarray(self.case.times, dtype="datetime64[D]")
+    def time_axis(self, times, name: str) -> dict:
+        """start, periods and freq of a regular axis, else the file ``name``."""
+        times = np.asarray(times, dtype="datetime64[D]")
+        iso = np.datetime_as_string(times)
         for freq in FREQS:
             if np.array_equal(regular_times(times[0], len(times), freq), times):
-                return {"start": self.iso[0], "periods": len(times), "freq": freq}
-        return self.csv("times.csv", {"time": self.iso})
+                return {"start": iso[0], "periods": len(times), "freq": freq}
+        return self.csv(name, {"time": iso})
 
     def cells(self) -> dict:
         c = self.case.cells
@@ -127,6 +135,10 @@ class _Writer:
         else:
             head_value = self.series(f"heads_{index}.csv", f"{field}.head", head)
         body = {"name": aquifer.name, "head": head_value}
+        if aquifer.spinup_head is not None:
+            body["spinup_head"] = self.series(f"spinup_heads_{index}.csv",
+                                              f"{field}.spinup_head", aquifer.spinup_head,
+                                              self.case.spinup_times)
         for key in ("top", "bottom"):
             if getattr(aquifer, key) is not None:
                 body[key] = self.parameter(getattr(aquifer, key), f"{field}.{key}")

@@ -16,7 +16,11 @@ Bounds, as a hydrogeologist reads them:
     stress; with zero virgin storage it would not be compressible at all;
   * void_ratio > 0, sgm > 0, sgs > 0: physical ratios of solids and voids, and weights;
   * top >= 0, bottom > top: depths below land surface, an aquifer having some height;
-  * sskv >= sske and cc >= cr: virgin compression exceeds recompression.
+  * sskv >= sske and cc >= cr: virgin compression exceeds recompression;
+  * preconsolidation_offset >= 0: a bed cannot start beyond its preconsolidation
+    state; it and preconsolidation_head are two spellings of one state, so at most one;
+  * a spin-up (``Case.spinup_times`` with every aquifer's ``spinup_head``) ends before
+    the first case time, so that the record it makes with the case is increasing.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ RULES = {rule.name: rule for rule in (
     Rule("cr", "recompression index", 0.0, strict=False),
     Rule("void_ratio", "void ratio", 0.0),
     Rule("preconsolidation_head", "m above datum"),
+    Rule("preconsolidation_offset", "m below the initial head", 0.0, strict=False),
     Rule("top", "m below land surface", 0.0, strict=False),
     Rule("bottom", "m below land surface", 0.0),
     Rule("land_surface", "m above datum"),
@@ -74,13 +79,15 @@ RULES = {rule.name: rule for rule in (
 
 # per kind: parameters always taken, those of storage "specific", those of storage "indices"
 MATERIAL_PARAMETERS = {
-    "interbeds": (("thickness", "count", "kv", "preconsolidation_head"),
-                  ("sske", "sskv"), ("cc", "cr", "void_ratio")),
-    "nodelay": (("thickness", "preconsolidation_head"),
+    "interbeds": (("thickness", "count", "kv", "preconsolidation_head",
+                   "preconsolidation_offset"), ("sske", "sskv"), ("cc", "cr", "void_ratio")),
+    "nodelay": (("thickness", "preconsolidation_head", "preconsolidation_offset"),
                 ("sske", "sskv"), ("cc", "cr", "void_ratio")),
     "coarse": (("thickness",), ("sske",), ("cr", "void_ratio")),
 }
-OPTIONAL_PARAMETERS = ("count", "preconsolidation_head")
+#: The initial state's two spellings: both optional (neither = normally consolidated).
+PRECONSOLIDATION = ("preconsolidation_head", "preconsolidation_offset")
+OPTIONAL_PARAMETERS = ("count",) + PRECONSOLIDATION
 
 # (larger, smaller, strictly, why): cell by cell, larger >= smaller (> when strictly)
 ORDERED_PAIRS = (
@@ -135,6 +142,23 @@ def disorder(values: dict[str, np.ndarray]) -> tuple[str, int, str] | None:
     return None
 
 
+def both_preconsolidations(present) -> str | None:
+    """The refusal when ``present`` (names given for one material) holds both spellings
+    of the initial preconsolidation state; None otherwise."""
+    if all(key in present for key in PRECONSOLIDATION):
+        return ("give preconsolidation_head (m above datum) or preconsolidation_offset "
+                "(m below the initial head), not both: they state the same thing")
+    return None
+
+
+def spinup_overlap(spinup_times: np.ndarray, first_time) -> str | None:
+    """The refusal when the spin-up does not end before the first case time."""
+    if len(spinup_times) and spinup_times[-1] >= first_time:
+        return (f"the last spin-up time {spinup_times[-1]} is not before the first case "
+                f"time {first_time}: a spin-up is the history before the case")
+    return None
+
+
 def validate_case(case) -> None:
     """Refuse a Case that breaks the schema, naming the field, the cell and the value:
     the rules ``load_case`` applies to files, for a Case built in any way."""
@@ -165,6 +189,7 @@ class _CaseCheck:
                     for a, aq in enumerate(case.aquifers)]
         users = [[field for field, m in materials if m.storage == "indices"]
                  for materials in labelled]
+        self.spinup()
         if case.geostatic is None and any(users):
             self.fail("geostatic", f'missing; storage = "indices" (in {sum(users, [])[0]}) '
                       "needs the geostatic load: sgm, sgs and the land surface")
@@ -187,14 +212,37 @@ class _CaseCheck:
                             per_cell=False)
             self.parameters({"land_surface": case.geostatic.land_surface}, "geostatic")
 
-    def head(self, head, field: str) -> None:
-        shape = (self.case.n_cells, self.case.n_times)
+    def spinup(self) -> None:
+        """Spin-up times before the case, and heads on them in every aquifer or none."""
+        case = self.case
+        given = [a.spinup_head is not None for a in case.aquifers]
+        if case.spinup_times is None:
+            if any(given):
+                self.fail(f"aquifers[{given.index(True)}].spinup_head",
+                          "given without spin-up times ([spinup] time axis)")
+            return
+        times = np.asarray(case.spinup_times, dtype="datetime64[D]")
+        if len(times) < 1 or not np.all(np.diff(times) > np.timedelta64(0, "D")):
+            self.fail("spinup.time", "spin-up times must be strictly increasing (and at "
+                      "least one)")
+        overlap = spinup_overlap(times, np.asarray(case.times, dtype="datetime64[D]")[0])
+        if overlap:
+            self.fail("spinup.time", overlap)
+        for a, aquifer in enumerate(case.aquifers):
+            if aquifer.spinup_head is None:
+                self.fail(f"aquifers[{a}].spinup_head", "missing; the case has a spin-up, "
+                          "so every aquifer needs its heads on the spin-up times")
+            self.head(aquifer.spinup_head, f"aquifers[{a}].spinup_head", times)
+
+    def head(self, head, field: str, times=None) -> None:
+        times = self.case.times if times is None else times
+        shape = (self.case.n_cells, len(times))
         if np.shape(head) != shape:
             self.fail(field, f"shape {np.shape(head)} is not (cells, times) = {shape}")
         bad = ~np.isfinite(head)
         if bad.any():
             cell, step = np.unravel_index(int(np.argmax(bad)), shape)
-            self.fail(field, f'cell "{self.case.cells.ids[cell]}", time {self.case.times[step]}: '
+            self.fail(field, f'cell "{self.case.cells.ids[cell]}", time {times[step]}: '
                       f"head {float(head[cell, step])!r} is not a finite number (m above datum); "
                       f"{int(bad.sum())} such values")
 
@@ -209,10 +257,13 @@ class _CaseCheck:
         for key in used_parameters(material.kind, material.storage):
             if getattr(material, key) is not None:
                 values[key] = getattr(material, key)
-            # the loader gives count its default, so only this one may be absent in a Case
-            elif key != "preconsolidation_head":
+            # the loader gives count its default, so only these may be absent in a Case
+            elif key not in PRECONSOLIDATION:
                 self.fail(f"{field}.{key}", f'missing; {material.kind} with storage = '
                           f'"{material.storage}" take {key}')
+        both = both_preconsolidations(values)
+        if both:
+            self.fail(f"{field}.preconsolidation_offset", both)
         self.parameters(values, field)
 
     def parameters(self, values: dict, field: str, per_cell: bool = True) -> None:

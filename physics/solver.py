@@ -13,6 +13,11 @@ makes an overconsolidated start (elastic until the head falls past it); one abov
 first head is lowered to it, because the first state cannot lie beyond the
 preconsolidation state (MODFLOW 6 CSUB clips it the same way).
 
+A case with a spin-up (``Case.spinup_times``) is run as one record, spin-up then case
+(``Case.spinup_record``): the beds start in equilibrium with the first spin-up head and
+the stated preconsolidation state applies there; the compaction reported is the
+record's from the first case time on, less its value at that time.
+
 Options: ``nodes`` cells across a full bed (the default scheme solves the (nodes+1)//2
 cells of one half, the csub scheme all of them), ``substeps`` backward-Euler sub-steps
 per case step, ``scheme`` "default" or "csub" (see ``physics.delay_beds``), ``threads``
@@ -31,7 +36,7 @@ from engine.errors import InputError, SolverError, suggest
 from engine.registry import register
 from engine.result import Result
 from engine.schema import validate_case
-from engine.solver import Solver
+from engine.solver import Limit, Solver
 from physics import delay_beds, instant_beds
 from physics.storage import compression_coefficient, stress_head
 
@@ -44,6 +49,11 @@ class TerzaghiSolver(Solver):
     name = "terzaghi"
     kind = "physics"
     defaults = {"nodes": 19, "substeps": 1, "scheme": "default", "threads": 0}
+    # nodes x cells x 8 bytes per bed and substeps x times solves: beyond these a run
+    # takes gigabytes or hours without changing the answer (19 nodes are within 1e-4)
+    limits = {"nodes": Limit(3, 1001, why="more nodes add memory, not accuracy"),
+              "substeps": Limit(1, 1000, why="more sub-steps add hours, not accuracy"),
+              "scheme": Limit(choices=delay_beds.SCHEMES), "threads": Limit(0, 4096)}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -81,15 +91,18 @@ class TerzaghiSolver(Solver):
         each stage are left in ``self.timings``."""
         clock = time.perf_counter()
         _check_case(case)
+        record, skip = case.spinup_record()
         timings = {"checks": time.perf_counter() - clock}
         with _threads(self.options["threads"]):
             clock = time.perf_counter()
-            parts = _delay_parts(case, self.options)
+            parts = _delay_parts(record, self.options)
             timings["delay_beds"] = time.perf_counter() - clock
             clock = time.perf_counter()
-            parts.update(_instant_parts(case, self.options["substeps"]))
+            parts.update(_instant_parts(record, self.options["substeps"]))
             timings["instant_beds"] = time.perf_counter() - clock
         self.timings = timings
+        if skip:
+            parts = {key: part[:, skip:] - part[:, skip:skip + 1] for key, part in parts.items()}
         return parts
 
 
@@ -100,10 +113,10 @@ def _check_case(case):
     for a, aquifer in enumerate(case.aquifers):
         if not any(m.storage == "indices" for m in aquifer.materials()):
             continue
-        sigma = _stress_head(case, aquifer) - aquifer.head[:, 0]
+        sigma = _stress_head(case, aquifer) - aquifer.initial_head
         if not np.all(sigma > 0):
             raise InputError(case.source or f'case "{case.name}"', f"aquifers[{a}].head",
-                             f"the first head {aquifer.head[:, 0][sigma <= 0][0]!r} m gives an "
+                             f"the first head {aquifer.initial_head[sigma <= 0][0]!r} m gives an "
                              f"effective stress of {sigma[sigma <= 0][0]!r} m (<= 0) at the "
                              "middle of the aquifer: the geostatic load cannot hold it")
 
@@ -112,7 +125,8 @@ def _stress_head(case, aquifer):
     """sigma + z (m) at the middle of the aquifer, per cell (physics.storage)."""
     g = case.geostatic
     elevation = g.land_surface - 0.5 * (np.asarray(aquifer.top) + np.asarray(aquifer.bottom))
-    return stress_head(elevation, g.land_surface, case.aquifers[0].head[:, 0], g.sgm, g.sgs)
+    return stress_head(elevation, g.land_surface, case.aquifers[0].initial_head, g.sgm,
+                       g.sgs)
 
 
 def _storage(case, aquifer, material, elastic_only=False):
@@ -130,9 +144,7 @@ def _storage(case, aquifer, material, elastic_only=False):
 
 def _initial_preconsolidation(aquifer, material):
     first = aquifer.head[:, 0].astype(np.float64)
-    if material.preconsolidation_head is None:
-        return first
-    return np.minimum(np.asarray(material.preconsolidation_head, dtype=np.float64), first)
+    return np.minimum(material.initial_preconsolidation(first), first)
 
 
 def _delay_parts(case, options) -> dict:

@@ -3,6 +3,8 @@ through write_case."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import h5py
 import numpy as np
 import pandas as pd
@@ -315,3 +317,117 @@ def test_errors_name_the_line_an_editor_shows(tmp_path):
                                          "C,3.5,4e-6\n")
     with pytest.raises(InputError, match=r'column "kv_lower": line 4: "fast" is not a number'):
         load_case(manifest)
+
+
+def _spinup_case(rng, regular: bool) -> Case:
+    """Two cells, two aquifers, a spin-up (regular years or irregular dates) and both
+    spellings of the initial preconsolidation state."""
+    times = np.array(["2003-01-01", "2003-02-01", "2003-03-01"], dtype="datetime64[D]")
+    spinup = (np.arange(1995, 2003).astype(str).astype("datetime64[Y]").astype("datetime64[D]")
+              if regular else np.array(["1955-01-01", "1980-06-01", "2002-12-01"],
+                                       dtype="datetime64[D]"))
+    n, s = 2, len(spinup)
+
+    def interbed(**extra):
+        return Compressible(kind="interbeds", thickness=np.array([2.0, 3.0]),
+                            count=np.ones(n), kv=np.full(n, 1e-5), sske=np.full(n, 1e-5),
+                            sskv=np.array([1e-3, 2e-3]), **extra)
+
+    aquifers = tuple(
+        Aquifer(name=f"aq{a}", head=rng.normal(-10, 1, (n, 3)),
+                spinup_head=rng.normal(-5, 1, (n, s)), interbeds=(ib,))
+        for a, ib in enumerate((interbed(preconsolidation_offset=np.array([0.0, 1.5])),
+                                interbed(preconsolidation_head=np.array([-3.0, -4.0])))))
+    return Case(name="spun-up", times=times, cells=Cells(np.array(["a", "b"]),
+                                                           np.zeros(n), np.zeros(n)),
+                aquifers=aquifers, spinup_times=spinup)
+
+
+@pytest.mark.parametrize("arrays", ["csv", "hdf5"])
+@pytest.mark.parametrize("regular", [True, False])
+def test_spinup_and_preconsolidation_offset_round_trip(tmp_path, arrays, regular):
+    case = _spinup_case(np.random.default_rng(3), regular)
+    manifest = write_case(case, tmp_path / "out", arrays=arrays)
+    text = manifest.read_text()
+    assert "[spinup]" in text and "spinup_head" in text and "preconsolidation_offset" in text
+    assert ("freq = \"YS\"" in text) == regular
+    loaded = load_case(manifest)
+    assert_same(case, loaded)
+    again = write_case(loaded, tmp_path / "again", arrays=arrays)
+    for path in sorted((tmp_path / "out").iterdir()):
+        assert (again.parent / path.name).read_bytes() == path.read_bytes(), path.name
+    # the record a physics solver runs: spin-up then case, heads joined
+    record, skip = loaded.spinup_record()
+    assert skip == len(case.spinup_times) and record.spinup_times is None
+    np.testing.assert_array_equal(record.times[skip:], case.times)
+    np.testing.assert_array_equal(record.aquifers[1].head[:, :skip], case.aquifers[1].spinup_head)
+    np.testing.assert_array_equal(loaded.aquifers[0].initial_head,
+                                  case.aquifers[0].spinup_head[:, 0])
+    np.testing.assert_array_equal(
+        loaded.aquifers[0].interbeds[0].initial_preconsolidation(loaded.aquifers[0].initial_head),
+        case.aquifers[0].spinup_head[:, 0] - [0.0, 1.5])
+
+
+def _spinup_manifest(tmp_path, spinup: str, head_key: str = 'spinup_head = -3.0',
+                     interbed: str = "") -> str:
+    manifest = tmp_path / "case.toml"
+    manifest.write_text(f"""schema = 1
+name = "s"
+[time]
+start = 2003-01-01
+periods = 3
+freq = "MS"
+{spinup}
+[cells]
+count = 2
+[[aquifers]]
+name = "a"
+head = -5.0
+{head_key}
+  [aquifers.interbeds]
+  thickness = 1.0
+  kv = 1e-5
+  sske = 1e-5
+  sskv = 1e-3
+{interbed}
+""")
+    return manifest
+
+
+@pytest.mark.parametrize("spinup,head_key,interbed,field,words", [
+    ('[spinup]\ntime = { start = 2000-01-01, periods = 40, freq = "MS" }', "spinup_head = -3.0",
+     "", "spinup.time", ["2003-04-01", "not before the first case time 2003-01-01"]),
+    ('[spinup]\ntime = { start = 2000-01-01, periods = 3, freq = "YS" }', "", "",
+     "aquifers[0].spinup_head", ['missing required key "spinup_head"']),
+    ("", "spinup_head = -3.0", "", "aquifers[0].spinup_head", ["without a [spinup] table"]),
+    ('[spinup]\ntime = { start = 2000-01-01, periods = 3, freq = "W" }', "spinup_head = 1.0",
+     "", "spinup.time.freq", ['"W" is not a known frequency']),
+    ('[spinup]\ntime = { start = 2000-01-01, periods = 3, freq = "YS" }',
+     'spinup_head = { file = "sp.csv" }', "", 'column "time"',
+     ["has 2 rows; the spin-up time axis has 3 times"]),
+    ("", "", "  preconsolidation_offset = -1.0", "aquifers[0].interbeds.preconsolidation_offset",
+     ["preconsolidation_offset = -1.0 must be >= 0 (m below the initial head)"]),
+    ("", "", "  preconsolidation_offset = 1.0\n  preconsolidation_head = -6.0",
+     "aquifers[0].interbeds.preconsolidation_offset", ["not both"]),
+])
+def test_spinup_and_offset_refusals_name_file_field_value(tmp_path, spinup, head_key, interbed,
+                                                          field, words):
+    (tmp_path / "sp.csv").write_text("time,head\n2000-01-01,1.0\n2001-01-01,2.0\n")
+    manifest = _spinup_manifest(tmp_path, spinup, head_key, interbed)
+    with pytest.raises(InputError) as err:
+        load_case(manifest)
+    assert err.value.field == field
+    for word in words:
+        assert word in str(err.value), str(err.value)
+
+
+def test_validate_case_refuses_a_spinup_without_heads():
+    from engine.schema import validate_case
+    case = _spinup_case(np.random.default_rng(0), True)
+    broken = replace(case, aquifers=(replace(case.aquifers[0], spinup_head=None),
+                                     case.aquifers[1]))
+    with pytest.raises(InputError, match=r"aquifers\[0\]\.spinup_head.*missing"):
+        validate_case(broken)
+    late = replace(case, spinup_times=case.spinup_times + np.timedelta64(3000, "D"))
+    with pytest.raises(InputError, match="not before the first case time"):
+        validate_case(late)

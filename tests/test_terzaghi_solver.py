@@ -195,3 +195,37 @@ def test_input_errors_name_the_field():
         TerzaghiSolver(nodes=2)
     with pytest.raises(InputError, match=r"substeps"):
         TerzaghiSolver(substeps=0)
+
+
+@pytest.mark.parametrize("scheme", ["default", "csub"])
+def test_spinup_is_the_concatenated_record_less_its_value_at_the_first_case_time(scheme):
+    from spinup_cases import spun_up_column
+    case, record, skip = spun_up_column()
+    solver = TerzaghiSolver(scheme=scheme, nodes=9, substeps=2)
+    spun = solver.predict(case)
+    whole = solver.predict(record)
+    expected = whole.compaction[:, :, skip:] - whole.compaction[:, :, skip:skip + 1]
+    assert spun.compaction.shape == (2, 3, case.n_times)
+    assert np.abs(expected).max() > 1e-2               # not a vacuous comparison
+    assert np.abs(spun.compaction - expected).max() <= 1e-12
+    assert np.abs(spun.displacement + expected.sum(axis=0)).max() <= 1e-12
+    assert np.all(spun.displacement[:, 0] == 0.0)
+    # the spin-up matters: without it the first drawdown of the case counts as virgin
+    fresh = solver.predict(replace_spinup(case))
+    assert np.abs(fresh.compaction - spun.compaction).max() > 1e-3
+
+
+def replace_spinup(case):
+    """``case`` without its spin-up (the beds start at its first head)."""
+    from dataclasses import replace
+    return replace(case, spinup_times=None, aquifers=tuple(
+        replace(a, spinup_head=None) for a in case.aquifers))
+
+
+def test_preconsolidation_offset_is_measured_from_the_first_spinup_head():
+    from spinup_cases import spun_up_column
+    as_offset, _, _ = spun_up_column(offset_form=True)
+    as_head, _, _ = spun_up_column(offset_form=False)
+    solver = TerzaghiSolver(nodes=9)
+    assert np.array_equal(solver.predict(as_offset).compaction,
+                          solver.predict(as_head).compaction)

@@ -10,6 +10,7 @@ Per aquifer that holds delay interbeds or no-delay beds, five parameters per cel
                            at Sskv
 ``preconsolidation_offset``  m of head below the initial (or the case's)           m
                            preconsolidation head at which virgin compaction starts
+                           (initial: the first spin-up head when there is one)
 =========================  =====================================================  =====
 
 The multipliers act on the case's own (prior) values, so the prior is centred on what
@@ -116,9 +117,9 @@ class ParameterSpace:
             aq = aquifers[a]
             aquifers[a] = replace(
                 aq,
-                interbeds=tuple(_changed(m, mine, aq.head[:, 0]) for m in aq.interbeds),
+                interbeds=tuple(_changed(m, mine, aq.initial_head) for m in aq.interbeds),
                 nodelay=None if aq.nodelay is None else _changed(aq.nodelay, mine,
-                                                                 aq.head[:, 0]))
+                                                                 aq.initial_head))
         return replace(case, aquifers=tuple(aquifers))
 
     def replicate(self, case: Case, members: np.ndarray) -> Case:
@@ -140,8 +141,9 @@ def _changed(material, mine: dict, initial_head: np.ndarray):
     changes["thickness"] = material.thickness * np.exp(mine["interbed_thickness"])
     if material.kind == "interbeds":
         changes["kv"] = material.kv * np.exp(mine["kv"])
-    base = (initial_head if material.preconsolidation_head is None
-            else material.preconsolidation_head)
-    changes["preconsolidation_head"] = base - mine["preconsolidation_offset"]
+    # the offset moves the case's own initial state (either spelling), stated as a head
+    changes["preconsolidation_head"] = (material.initial_preconsolidation(initial_head)
+                                        - mine["preconsolidation_offset"])
+    changes["preconsolidation_offset"] = None
     return replace(material, **changes)
 

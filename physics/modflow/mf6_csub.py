@@ -46,6 +46,7 @@ import numpy as np
 
 from engine.errors import InputError, SolverError
 from engine.registry import register
+from engine.solver import Limit
 from physics.modflow.listing import failure_message
 from physics.modflow.runner import CompactionParts, ModflowSolver, material_labels
 
@@ -167,6 +168,8 @@ class Mf6CsubSolver(ModflowSolver):
     defaults = {**ModflowSolver.defaults, "ndelaycells": 19, "water_compressibility": False,
                 "porosity": 0.3, "effective_stress_lag": False,
                 "update_material_properties": False}
+    limits = {**ModflowSolver.limits, "ndelaycells": Limit(3, 1001),
+              "porosity": Limit(0.0, 1.0, open_high=True)}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -269,9 +272,7 @@ def preconsolidation_offset(material, head0, form: str) -> np.ndarray:
     """CSUB's pcs0 relative to the initial state. A preconsolidation head above the
     initial head is taken as the initial head: the bed starts in equilibrium (case
     semantics), so it cannot start underconsolidated."""
-    if material.preconsolidation_head is None:
-        return np.zeros(len(head0))
-    below = np.minimum(material.preconsolidation_head - head0, 0.0)
+    below = np.minimum(material.initial_preconsolidation(head0) - head0, 0.0)
     # head-based: an offset in head (negative = overconsolidated); effective stress:
     # an offset in stress, metres of water (positive = overconsolidated)
     return below if form == "head-based" else -below

@@ -31,6 +31,7 @@ import numpy as np
 
 from engine.errors import InputError, SolverError
 from engine.registry import register
+from engine.solver import Limit
 from physics.modflow.arrayfile import read_records
 from physics.modflow.listing import failure_message
 from physics.modflow.runner import CompactionParts, ModflowSolver, material_labels
@@ -54,6 +55,7 @@ class MfSubSolver(ModflowSolver):
 
     name = "mf-sub"
     defaults = {**ModflowSolver.defaults, "program": "mfnwt", "delay_nodes": 20}
+    limits = {**ModflowSolver.limits, "delay_nodes": Limit(2, 1000)}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -161,8 +163,7 @@ def add_sub(model, case, options: dict, nper: int):
     if nodelay:
         nodelay_kw = dict(
             ln=[a for a, _, _ in nodelay],
-            hc=cells([h0 if m.preconsolidation_head is None
-                      else np.minimum(m.preconsolidation_head, h0)
+            hc=cells([np.minimum(m.initial_preconsolidation(h0), h0)
                       for (_, _, m), h0 in zip(nodelay, head0)]),
             sfe=cells([m.sske * m.thickness for _, _, m in nodelay]),
             # the coarse skeleton is elastic only
@@ -180,8 +181,7 @@ def add_sub(model, case, options: dict, nper: int):
             nn=int(options["delay_nodes"]),
             rnb=cells([np.where(m.thickness > 0, m.count, 0.0) for _, _, m in delay]),
             dstart=cells(h0),
-            dhc=cells([h if m.preconsolidation_head is None
-                       else np.minimum(m.preconsolidation_head, h)
+            dhc=cells([np.minimum(m.initial_preconsolidation(h), h)
                        for (_, _, m), h in zip(delay, h0)]),
             dcom=0.0, dz=cells([np.maximum(m.thickness, 1e-9) for _, _, m in delay]),
             nz=np.array(nz, dtype=int).reshape(len(delay), 1, n))

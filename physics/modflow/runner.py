@@ -20,7 +20,7 @@ import numpy as np
 from engine.errors import InputError, SolverError
 from engine.result import Result
 from engine.schema import validate_case
-from engine.solver import Solver
+from engine.solver import Limit, Solver
 from physics.modflow import executables
 from physics.modflow.listing import failure_message
 
@@ -50,6 +50,11 @@ class ModflowSolver(Solver):
     program: ClassVar[str] = ""
     defaults: ClassVar[dict] = {"substeps": 1, "chunk_cells": 2000, "workdir": "",
                                 "keep_files": False}
+    # MODFLOW writes every step of every cell: these bound its files and run time
+    limits: ClassVar[dict] = {"substeps": Limit(1, 1000, why="files and run time grow "
+                                                "with sub-steps"),
+                              "chunk_cells": Limit(1, 100_000, why="one MODFLOW model's "
+                                                   "memory grows with its cells")}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -78,8 +83,19 @@ class ModflowSolver(Solver):
             options=dict(self.options), wall_seconds=time.perf_counter() - started)
 
     def compaction_parts(self, case) -> CompactionParts:
-        """Compaction of every compressible system, [N, T] each (see CompactionParts)."""
+        """Compaction of every compressible system, [N, T] each (see CompactionParts).
+
+        A case with a spin-up is run as one record, spin-up then case
+        (``Case.spinup_record``), and reported from the first case time, less its value
+        there."""
         validate_case(case)
+        record, skip = case.spinup_record()
+        parts = self._record_parts(record)
+        if skip:
+            parts = {key: part[:, skip:] - part[:, skip:skip + 1] for key, part in parts.items()}
+        return parts
+
+    def _record_parts(self, case) -> CompactionParts:
         self.check_case(case)
         exe = executables.require(self.program)
         parts: CompactionParts = {}
