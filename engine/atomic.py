@@ -88,3 +88,35 @@ def replacing_folder(folder):
     finally:
         shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)
+
+
+def check_output(path, kind: str, source: str = "--out") -> Path:
+    """Refuse, before any work, an output path the command could not write at the end:
+    empty, an existing folder where a file is written (``kind`` "file") or an existing
+    file where a folder is (``kind`` "folder"), under a file, or in a folder this process
+    cannot create files in (read-only, no permission, read-only file system). Returns the
+    path."""
+    from engine.errors import InputError
+
+    if path is None or not str(path).strip():
+        raise InputError(source, "(path)", f"{str(path)!r} is not a path: give a {kind} name")
+    path = Path(path)
+    if path.is_dir() and kind == "file":
+        raise InputError(source, str(path), "is an existing folder; a file name is needed")
+    if path.exists() and not path.is_dir() and kind == "folder":
+        raise InputError(source, str(path), "is an existing file; a folder name is needed")
+    existing = path if path.is_dir() else path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(source, str(path), f'is under "{existing}", which is a file, not a '
+                         "folder")
+    try:
+        # a real probe: root ignores permission bits and a read-only mount shows none
+        probe = _beside(existing / "probe", "probe")
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as e:
+        raise InputError(source, str(path), f'cannot write in "{existing}": '
+                         f"{e.strerror or e}") from None
+    return path

@@ -9,18 +9,21 @@ import tomllib
 from pathlib import Path
 
 from engine.errors import InputError, suggest
-from engine.tables import resolve
+from engine.tables import not_regular, resolve
 
 
 def read_manifest(manifest: Path) -> dict:
+    why = not_regular(manifest)
+    if why:
+        raise InputError(manifest, "(file)", f"the case manifest {why}")
     try:
         raw = manifest.read_bytes()
     except OSError as e:
-        why = ("does not exist" if isinstance(e, FileNotFoundError)
-               else f"cannot be read: {e.strerror}")
-        raise InputError(manifest, "(file)", f"the case manifest {why}") from None
+        raise InputError(manifest, "(file)", f"the case manifest cannot be read: "
+                         f"{e.strerror or e}") from None
     try:
-        text = raw.decode("utf-8")
+        # utf-8-sig: a byte-order mark (as some Windows editors write) is not content
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise InputError(manifest, "(file)", f"not UTF-8 text (byte 0x{raw[e.start]:02x} at "
                          f"offset {e.start}); a case manifest is a TOML text file") from None

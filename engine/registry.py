@@ -105,6 +105,9 @@ def solver_class(name: str) -> type:
     raise _unknown(name)
 
 
+_KINDS = {bool: "true or false", int: "an integer", float: "a number"}
+
+
 def parse_option(solver_cls: type, key: str, text: str):
     """Turn the command-line string of option ``key`` into the type of its default."""
     if key not in solver_cls.defaults:
@@ -124,8 +127,17 @@ def parse_option(solver_cls: type, key: str, text: str):
             return float(text)
     except ValueError:
         raise InputError("--option", key,
-                         f'value "{text}" is not a {type(default).__name__}') from None
+                         f'value "{text}" is not {_KINDS[type(default)]}') from None
     return text
+
+
+def typed_option(solver_cls: type, key: str, text: str):
+    """``parse_option`` and then the checks of type and declared range
+    (``engine.solver.check_option``), so that a command refuses a bad value before it
+    starts any work."""
+    from engine.solver import check_option
+
+    return check_option(solver_cls, key, parse_option(solver_cls, key, text), "--option")
 
 
 def make_solver(name: str, **options):

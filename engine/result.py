@@ -21,9 +21,14 @@ import numpy as np
 
 from engine import __version__
 from engine.atomic import replacing
-from engine.errors import InputError
+from engine.errors import InputError, SolverError
 
 RESULT_SCHEMA_VERSION = 1
+
+#: Largest displacement or compaction a result may hold, m. The deepest subsidence
+#: measured anywhere is about 10 m and no land surface rises or sinks by a kilometre:
+#: a value beyond this is a solver fed absurd input, never a prediction to keep.
+MAX_ABS_DISPLACEMENT_M = 1e3
 
 _STRING = h5py.string_dtype()
 _REQUIRED_VARIABLES = ("time", "cell", "x", "y", "displacement")
@@ -74,6 +79,7 @@ def write_result(result: Result, path, group: str | None = None) -> None:
     are kept and a group of the same name is replaced.
     """
     path = Path(path)
+    check_values(result, path)
     if group is not None and (not group or "/" in group or group in (".", "..")):
         raise InputError(path, "group", f'"{group}" is not a valid group name '
                                         '(non-empty, no "/")')
@@ -92,6 +98,31 @@ def write_result(result: Result, path, group: str | None = None) -> None:
                     del raw[group]
         with h5netcdf.File(tmp, "a" if keep_existing else "w") as f:
             _write_dataset(f if group is None else f.create_group(group), result)
+
+
+def check_values(result: Result, path) -> None:
+    """Refuse a result whose displacement or compaction is not finite or beyond
+    MAX_ABS_DISPLACEMENT_M, naming the first cells and times, before anything is written
+    to ``path``: a result file is finite and physically possible, or absent."""
+    for name in ("displacement", "compaction"):
+        values = getattr(result, name)
+        if values is None:
+            continue
+        values = np.asarray(values, dtype=np.float64)
+        for what, bad in (("not finite", ~np.isfinite(values)),
+                          (f"beyond {MAX_ABS_DISPLACEMENT_M:g} m in size",
+                           np.abs(np.nan_to_num(values)) > MAX_ABS_DISPLACEMENT_M)):
+            if not bad.any():
+                continue
+            where = np.argwhere(bad.reshape(-1, bad.shape[-1]))
+            cells = np.asarray(result.cell_ids)
+            shown = ", ".join(f'cell "{cells[i % len(cells)]}" at {result.times[j]}'
+                              for i, j in where[:3])
+            example = values.reshape(-1, bad.shape[-1])[tuple(where[0])]
+            raise SolverError(f"{result.solver}: {name} is {what} at {len(where)} of "
+                              f"{values.size} values ({shown}{', ...' if len(where) > 3 else ''};"
+                              f" e.g. {float(example)!r} m); the input holds values no "
+                              f"physical case has; nothing written to {path}")
 
 
 def _write_dataset(g, r: Result) -> None:

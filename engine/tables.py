@@ -13,10 +13,14 @@ float repr back exactly (write_case relies on that for an exact round trip).
 from __future__ import annotations
 
 import codecs
+import contextvars
 import csv
 import json
+import os
 import re
+import stat
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -29,14 +33,72 @@ _SNIFF_BYTES = 1 << 16
 _HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
+#: Whether case files may name files outside their folder (``outside_case``).
+_OUTSIDE_ALLOWED = contextvars.ContextVar("landsub_outside_case_allowed", default=False)
+#: How a refusal to leave the case folder says to allow it.
+ALLOW_HINT = ("pass --allow-outside-case (load_case(..., allow_outside_case=True)) to "
+              "read it anyway")
+
+
+@contextmanager
+def outside_case(allowed: bool = True):
+    """While open, case files may (``allowed``) name files outside their own folder:
+    absolute paths, "..", symbolic links out of it, HDF5 external links and external
+    raw storage. Only ever widens: a caller that allowed it is not overruled."""
+    token = _OUTSIDE_ALLOWED.set(bool(allowed) or _OUTSIDE_ALLOWED.get())
+    try:
+        yield
+    finally:
+        _OUTSIDE_ALLOWED.reset(token)
+
+
+def outside_case_allowed() -> bool:
+    return _OUTSIDE_ALLOWED.get()
+
+
+_KINDS_OF_FILE = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                  (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a data file ("does not exist", "is a directory",
+    "is a FIFO (named pipe), not a regular file", ...), or None for a regular file.
+    Devices and pipes are refused up front: reading /dev/zero never ends."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as e:
+        return f"cannot be read: {e.strerror or e}"
+    if stat.S_ISDIR(mode):
+        return "is a directory"
+    if not stat.S_ISREG(mode):
+        kind = next((what for test, what in _KINDS_OF_FILE if test(mode)), "not a plain file")
+        return f"is {kind}, not a regular file"
+    return None
+
+
 def resolve(folder: Path, name, ref_source, ref_field: str) -> Path:
-    """The existing file ``name``, relative to ``folder``, that ``ref_field`` of
-    ``ref_source`` refers to."""
+    """The existing regular file ``name``, relative to ``folder``, that ``ref_field`` of
+    ``ref_source`` refers to. Unless ``outside_case`` allows it, the file must lie inside
+    ``folder`` once every symbolic link is followed, so a case file cannot feed another
+    file of the machine (its content, or its first line in an error) into a run."""
     if not isinstance(name, str) or not name.strip():
         raise InputError(ref_source, ref_field, f"{name!r} is not a file name (a non-empty string)")
     path = folder / name
-    if not path.is_file():
-        why = "is a directory" if path.is_dir() else "does not exist"
+    if not _OUTSIDE_ALLOWED.get():
+        where = ""
+        if Path(name).is_absolute():
+            where = "is an absolute path"
+        elif ".." in Path(name).parts:
+            where = 'climbs out with ".."'
+        elif not path.resolve().is_relative_to(folder.resolve()):
+            where = "leads outside through a symbolic link"
+        if where:
+            raise InputError(ref_source, ref_field, f'file "{name}" {where}: case files are '
+                             f"read only inside the case folder ({folder}); {ALLOW_HINT}")
+    why = not_regular(path)
+    if why:
         raise InputError(ref_source, ref_field, f'file "{name}" {why} (looked for {path})')
     return path
 
@@ -329,6 +391,8 @@ def read_hdf5(path: Path, dataset, shape: tuple[int, ...], ref_source,
         raise InputError(ref_source, ref_field, f"{dataset!r} is not a dataset name")
     try:
         with h5py.File(path, "r") as f:
+            if not _OUTSIDE_ALLOWED.get():
+                _refuse_external_link(f, path, dataset)
             node = f.get(dataset)
             if not isinstance(node, h5py.Dataset):
                 found = []
@@ -344,9 +408,41 @@ def read_hdf5(path: Path, dataset, shape: tuple[int, ...], ref_source,
             if node.dtype.kind not in "fiu":
                 raise InputError(path, f'dataset "{dataset}"', f"holds {node.dtype} values, "
                                  "not numbers")
+            if not _OUTSIDE_ALLOWED.get():
+                _refuse_external_storage(node, path, dataset)
             return np.asarray(node[()], dtype=np.float64)
     except OSError as e:
         raise InputError(path, "(file)", f"cannot be read as HDF5: {e}") from None
+
+
+def _refuse_external_link(f, path: Path, dataset: str) -> None:
+    """Refuse a dataset reached through an HDF5 external link (checked link by link
+    along its path, before HDF5 follows any of them, and through soft links)."""
+    import h5py
+
+    parts = [p for p in dataset.split("/") if p]
+    seen = 0
+    for depth in range(1, len(parts) + 1):
+        link = f.get("/".join(parts[:depth]), getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            raise InputError(path, f'dataset "{dataset}"', f'"{"/".join(parts[:depth])}" is an '
+                             f'HDF5 external link to "{link.filename}": case files are read '
+                             f"only inside the case folder; {ALLOW_HINT}")
+        if isinstance(link, h5py.SoftLink) and seen < 32:  # 32: a loop of soft links ends
+            seen += 1
+            _refuse_external_link(f, path, link.path)
+
+
+def _refuse_external_storage(node, path: Path, dataset: str) -> None:
+    """Refuse a dataset whose values live in other files (external raw storage, or a
+    virtual dataset mapping other files)."""
+    outside = [str(name) for name, *_ in (node.external or [])]
+    if node.is_virtual:
+        outside += [s.file_name for s in node.virtual_sources() if s.file_name != "."]
+    if outside:
+        raise InputError(path, f'dataset "{dataset}"', f'its values are stored in another file '
+                         f'("{outside[0]}"): case files are read only inside the case '
+                         f"folder; {ALLOW_HINT}")
 
 
 def write_hdf5(path: Path, arrays: dict, attrs: dict | None = None) -> None:

@@ -19,7 +19,7 @@ from engine.errors import InputError, SolverError
 from engine.registry import register
 from engine.evaluate import linear_rate
 from engine.result import Result
-from engine.solver import Solver
+from engine.solver import Limit, Solver
 from engine.split import Split
 
 _STATE_FILE = "trend.json"
@@ -41,6 +41,7 @@ class TrendSolver(Solver):
     kind = "ml"
     stateful = True
     defaults = {"k": 4, "power": 2.0}
+    limits = {"k": Limit(1, 1000), "power": Limit(0.0, 10.0)}
 
     def __init__(self, **options):
         super().__init__(**options)

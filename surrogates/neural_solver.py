@@ -23,6 +23,8 @@ A saved model is a folder without pickles (``engine.persistence.save_model`` add
 from __future__ import annotations
 
 import json
+import math
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -34,12 +36,13 @@ from safetensors.torch import load_file, save_file
 
 from engine import __version__
 from engine.errors import InputError, SolverError
+from engine.persistence import safetensors_header
 from engine.registry import names, register, solver_class
 from engine.result import Result
-from engine.solver import Solver
+from engine.solver import Limit, Solver
 from engine.split import Split, allowed_target
 from surrogates.features import FeatureSet
-from surrogates.presets import COMMON, PRESETS, configuration
+from surrogates.presets import COMMON, LIMITS, PRESETS, configuration
 from surrogates.train import Sequences, resolve_device, torch_threads, train
 
 FORMAT = 1
@@ -75,6 +78,7 @@ class NeuralSolver(Solver):
         super().__init__(**options)
         self.config = configuration(type(self), self.options["preset"], options)
         self.options = dict(self.config)
+        check_device(self.config["device"])
         self.model = None
         self.features = None
         self.fitted: dict = {}
@@ -201,27 +205,92 @@ class NeuralSolver(Solver):
 
     @classmethod
     def load(cls, directory) -> "NeuralSolver":
+        """The solver saved in ``directory``, every part validated before any tensor is
+        used: the configuration by the solver's option limits (and the device by this
+        machine), the normalisation and target scale finite and of the right size, the
+        weights' names, shapes and dtypes those of the configured network (read from the
+        file's header, before its tensors are read), their values finite."""
         path = Path(directory)
         try:
             saved = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
             features = FeatureSet.from_dict(
                 json.loads((path / NORMALISATION_FILE).read_text(encoding="utf-8")))
             split = json.loads((path / SPLIT_FILE).read_text(encoding="utf-8"))
-            weights = load_file(path / WEIGHTS_FILE)
-        except (OSError, ValueError, KeyError) as exc:
+            config, fitted = saved["config"], saved["fitted"]
+            scale, report = float(saved["target_scale"]), saved["report"]
+            header = safetensors_header(path / WEIGHTS_FILE)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise InputError(path, "(folder)", f"not a saved neural solver ({exc})") from None
         if saved.get("solver") != cls.name or saved.get("format") != FORMAT:
             raise InputError(path / CONFIG_FILE, "solver", f'holds "{saved.get("solver")}" '
                              f'format {saved.get("format")}, not a {cls.name} model of '
                              f"format {FORMAT}")
-        config = saved["config"]
+        if not isinstance(config, dict):
+            raise InputError(path / CONFIG_FILE, "config", "is not a table of options")
         solver = cls(**{k: v for k, v in config.items() if k in cls.defaults})
-        model = cls.model_class(features.size, solver.config, saved["fitted"])
+        _check_normalisation(path / NORMALISATION_FILE, features, scale)
+        model = cls.model_class(features.size, solver.config, fitted)
+        _check_header(path / WEIGHTS_FILE, header, model.state_dict())
+        weights = load_file(path / WEIGHTS_FILE)
+        for name, tensor in weights.items():
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                raise InputError(path / WEIGHTS_FILE, f'tensor "{name}"', "holds NaN or "
+                                 "infinite values; fit the model again")
         model.load_state_dict(weights)
-        solver.model, solver.features, solver.fitted = model.eval(), features, saved["fitted"]
-        solver.target_scale, solver.split = saved["target_scale"], split
-        solver.report = saved["report"]
+        solver.model, solver.features, solver.fitted = model.eval(), features, fitted
+        solver.target_scale, solver.split = scale, split
+        solver.report = report
         return solver
+
+
+def _check_normalisation(path: Path, features: FeatureSet, scale: float) -> None:
+    center, spread = features.center, features.scale
+    size = features.size
+    if center is None or spread is None or center.shape != (size,) or spread.shape != (size,):
+        raise InputError(path, "center", f"the normalisation needs {size} centres and scales "
+                         f"(one per channel: {', '.join(features.channels())})")
+    if not (np.isfinite(center).all() and np.isfinite(spread).all() and (spread > 0).all()):
+        raise InputError(path, "scale", "the normalisation holds NaN, infinite or non-positive "
+                         "values")
+    if not (math.isfinite(scale) and scale > 0):
+        raise InputError(path.with_name(CONFIG_FILE), "target_scale",
+                         f"{scale!r} is not a positive finite number")
+
+
+def _check_header(path: Path, header: dict, expected: dict) -> None:
+    """Refuse weights whose names, shapes or dtypes are not the network's."""
+    missing = sorted(set(expected) - set(header))
+    extra = sorted(set(header) - set(expected))
+    if missing or extra:
+        raise InputError(path, f'tensor "{(missing or extra)[0]}"',
+                         f"{'missing' if missing else 'not a tensor of the network'}; the "
+                         f"configured network has {len(expected)} tensors, the file {len(header)}")
+    dtypes = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
+              torch.bfloat16: "BF16", torch.int64: "I64", torch.bool: "BOOL"}
+    for name, tensor in expected.items():
+        dtype, shape = header[name]
+        if shape != tuple(tensor.shape) or dtype != dtypes.get(tensor.dtype):
+            raise InputError(path, f'tensor "{name}"', f"is {dtype} {list(shape)}; the "
+                             f"configured network has {dtypes.get(tensor.dtype)} "
+                             f"{list(tensor.shape)}")
+
+
+def check_device(name: str) -> None:
+    """Refuse a device this machine does not have (before training or loading, not at
+    the first tensor moved there): "auto", "cpu", "cuda", "cuda:N" with N < the GPUs
+    present, or "mps" where torch has it."""
+    match = re.fullmatch(r"(auto|cpu|cuda|mps)(?::(\d+))?", str(name))
+    if not match or (match.group(2) is not None and match.group(1) != "cuda"):
+        raise InputError("solver options", "device", f'"{name}" is not a device: use auto, '
+                         "cpu, cuda, cuda:N or mps")
+    kind, index = match.group(1), match.group(2)
+    if kind == "cuda":
+        count = torch.cuda.device_count()
+        if int(index or 0) >= count:
+            raise InputError("solver options", "device", f'"{name}" is not available: this '
+                             f"machine has {count} CUDA device(s)")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise InputError("solver options", "device", '"mps" is not available on this machine')
 
 
 def register_network(name: str, model_class: type, *, kind: str = "ml",
@@ -243,6 +312,8 @@ def register_network(name: str, model_class: type, *, kind: str = "ml",
         "name": name, "network": name, "kind": kind, "model_class": model_class,
         "network_defaults": dict(defaults or {}), "presets": dict(presets or {}),
         "defaults": {"preset": "default", **COMMON, **(defaults or {})},
+        "limits": {**{k: v for k, v in LIMITS.items() if k in {**COMMON, **(defaults or {})}},
+                   "preset": Limit(choices=PRESETS)},
         "has_attention": model_class.has_attention, "cellwise": model_class.cellwise,
         "__module__": model_class.__module__})
     return register(name, solver)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from engine.errors import InputError, suggest
 from engine.registry import solver_class
+from engine.solver import Limit
 
 #: Keys every neural network has. Units: lr per step; window and attention windows in
 #: time steps (months on a monthly case); clip is the gradient-norm limit.
@@ -57,6 +58,35 @@ COMMON = {
 
 #: Every preset name, in the order error messages list them.
 PRESETS = ("default", "fast", "seminar")
+
+#: The ranges of the network keys, checked whenever a network solver is built or loaded
+#: (``engine.solver.check_option``). Sizes are bounded so that no configuration reaches
+#: for more memory than a workstation has: hidden 2048 x layers 32 is about 2 GB of LSTM
+#: weights and Adam state.
+LIMITS = {
+    "hidden": Limit(1, 2048, why="weights grow with hidden squared"),
+    "layers": Limit(1, 32),
+    "dropout": Limit(0.0, 1.0, open_high=True),
+    "lr": Limit(1e-12, 10.0),
+    "weight_decay": Limit(0.0, 10.0),
+    "batch_size": Limit(1, 1_000_000),
+    "epochs": Limit(1, 1_000_000),
+    "patience": Limit(0, 1_000_000),
+    "clip": Limit(0.0, 1e6),
+    "window": Limit(0, 100_000),
+    "validation_fraction": Limit(0.0, 1.0, open_high=True),
+    "seed": Limit(0, 2**32 - 1, why="seeds are unsigned 32-bit"),
+    "threads": Limit(0, 4096),
+    "workers": Limit(0, 4096),
+    "inference_batch": Limit(1, 1_000_000),
+    "attention_window": Limit(1, 10_000),
+    "attention_size": Limit(1, 2048),
+    "heads": Limit(1, 64),
+    "neighbours": Limit(1, 1000),
+    "conv_channels": Limit(1, 2048),
+    "conv_kernel": Limit(1, 1001),
+    "exponent": Limit(1e-6, 100.0),
+}
 
 #: The presets every network has, and what each sets over the network's defaults (a
 #: network's own entry for the preset goes on top). ``seminar`` is not here: the seminar

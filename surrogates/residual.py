@@ -112,6 +112,8 @@ def residual_class(physics: type, network: type, name: str) -> type:
     return type(f"Residual[{physics.name}+{network.name}]", (ResidualSolver,),
                 {"name": name, "physics_class": physics, "neural_class": network,
                  "defaults": defaults, "__module__": __name__,
+                 "limits": {**{PREFIX + k: v for k, v in physics.limits.items()},
+                            **network.limits},
                  "cellwise": physics.cellwise and network.cellwise})
 
 

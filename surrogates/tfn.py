@@ -35,7 +35,7 @@ from safetensors.numpy import load_file, save_file
 from engine.errors import InputError, SolverError
 from engine.registry import register
 from engine.result import Result
-from engine.solver import Solver
+from engine.solver import Limit, Solver
 from engine.split import Split, allowed_target
 from surrogates.geography import inverse_distance, nearest
 
@@ -81,6 +81,9 @@ class TFNSolver(Solver):
     stateful = True
     defaults = {"k": 4, "power": 2.0, "noise": True, "min_observations": 12,
                 "max_scale_days": 365.0, "max_cells": 100, "seed": 0}
+    limits = {"k": Limit(1, 1000), "power": Limit(0.0, 10.0), "min_observations": Limit(2, None),
+              "max_scale_days": Limit(1.0, 36525.0), "max_cells": Limit(0, 10_000_000),
+              "seed": Limit(0, 2**32 - 1)}
 
     def __init__(self, **options):
         super().__init__(**options)

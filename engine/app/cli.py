@@ -20,10 +20,12 @@ def _solver_options(name: str, pairs: list[str] | None) -> dict:
 
 
 def cmd_run(args) -> int:
+    from engine.atomic import check_output
     from engine.caseio import load_case
     from engine.registry import solver_class
     from engine.result import write_result
 
+    check_output(args.out, "file")
     case = load_case(args.case)
     if args.model:
         from engine.persistence import load_model
@@ -153,8 +155,19 @@ FORWARDED = {
 }
 
 
+#: options every command takes, anywhere on its command line (``_global_options``)
+ALLOW_OUTSIDE = "--allow-outside-case"
+MAX_MEMORY = "--max-memory"
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="landsub", description=__doc__)
+    p.add_argument(ALLOW_OUTSIDE, action="store_true",
+                   help="let case files name files outside their folder (absolute paths, "
+                        "\"..\", symbolic links, HDF5 external links); any command")
+    p.add_argument(MAX_MEMORY, metavar="SIZE",
+                   help="memory a command may plan for, e.g. 2T (default: this machine's); "
+                        "any command")
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="run one solver on a case and write its result")
@@ -202,15 +215,44 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in FORWARDED:
-        import importlib
+def _global_options(argv: list[str]) -> tuple[list[str], bool, str | None]:
+    """``argv`` without the options every command takes (so that the commands parsing
+    their own arguments need not know them), whether case files may reach outside their
+    folder, and the --max-memory text."""
+    rest, allow, memory = [], False, None
+    items = iter(argv)
+    for item in items:
+        if item == ALLOW_OUTSIDE:
+            allow = True
+        elif item == MAX_MEMORY:
+            memory = next(items, "")
+        elif item.startswith(MAX_MEMORY + "="):
+            memory = item.partition("=")[2]
+        else:
+            rest.append(item)
+    return rest, allow, memory
 
-        module, function = FORWARDED[argv[0]][0].split(":")
-        return getattr(importlib.import_module(module), function)(argv[1:])
-    args = build_parser().parse_args(argv)
-    return run_command(f"landsub {args.command}", lambda: args.func(args))
+
+def main(argv=None) -> int:
+    from engine.resources import memory_limit, parse_size
+    from engine.tables import outside_case
+
+    argv, allow, memory = _global_options(sys.argv[1:] if argv is None else list(argv))
+    limit = None
+    if memory is not None:
+        sizes = []
+        code = run_command("landsub", lambda: sizes.append(parse_size(memory)))
+        if code:
+            return code
+        limit = sizes[0]
+    with outside_case(allow), memory_limit(limit):
+        if argv and argv[0] in FORWARDED:
+            import importlib
+
+            module, function = FORWARDED[argv[0]][0].split(":")
+            return getattr(importlib.import_module(module), function)(argv[1:])
+        args = build_parser().parse_args(argv)
+        return run_command(f"landsub {args.command}", lambda: args.func(args))
 
 
 if __name__ == "__main__":

@@ -6,9 +6,9 @@ Works for any registered solver; a stateful one is saved with ``engine.persisten
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from engine.atomic import check_output, write_json
 from engine.caseio import load_case
 from engine.errors import InputError
 from engine.evaluate import evaluate, write_csv, write_markdown
@@ -26,6 +26,7 @@ def fit_command(case_path, solver: str, preset: str | None = None, split="spatia
     Split or a text such as "spatial:0.7" (validation fraction from the solver's
     configuration); ``options`` values may be typed or command-line strings. Returns
     the report."""
+    check_output(out_dir, "folder")
     case = load_case(case_path)
     cls = solver_class(solver)
     options = {k: parse_option(cls, k, v) if isinstance(v, str) else v
@@ -54,6 +55,5 @@ def fit_command(case_path, solver: str, preset: str | None = None, split="spatia
         write_csv(table, out / "metrics.csv")
         write_markdown(table, out / "metrics.md")
     report = {**report, "out_dir": str(out), "split": None if split is None else split.to_dict()}
-    (out / "report.json").write_text(json.dumps(report, indent=1, default=str),
-                                     encoding="utf-8")
+    write_json(out / "report.json", report)
     return report

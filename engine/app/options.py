@@ -21,10 +21,10 @@ def parse_solver_options(pairs: list[str] | None) -> dict:
 
 def typed_options(name: str, given: dict) -> dict:
     """The option texts ``given`` for solver ``name`` as the types of its defaults."""
-    from engine.registry import parse_option, solver_class
+    from engine.registry import solver_class, typed_option
 
     cls = solver_class(name)
-    return {k: parse_option(cls, k, v) for k, v in given.items()}
+    return {k: typed_option(cls, k, v) for k, v in given.items()}
 
 
 def options_per_solver(names, given: dict) -> dict:
