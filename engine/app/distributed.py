@@ -152,7 +152,11 @@ def pinned_threads(threads: int):
     saved_env = {k: os.environ.get(k) for k in _THREAD_VARIABLES}
     saved_numba = numba.get_num_threads()
     saved_torch = torch.get_num_threads() if torch is not None else None
-    os.environ.update(_thread_environment(threads))
+    # not NUMBA_NUM_THREADS: Numba reads its environment again at every compilation and
+    # refuses a value other than the one its thread pool was launched with, so a first
+    # compilation under the pin (empty cache) would break every later one
+    os.environ.update({k: v for k, v in _thread_environment(threads).items()
+                       if k != "NUMBA_NUM_THREADS"})
     numba.set_num_threads(threads)
     if torch is not None:
         torch.set_num_threads(threads)
