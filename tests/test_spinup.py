@@ -33,3 +33,18 @@ def test_wells_before_the_first_insar_period_are_the_spinup(built):
     text = built.summary.markdown()
     assert "7 MS periods 2015-06-01..2015-12-01 from the well record before the first case " \
            "period 2016-01-01" in text
+
+
+def test_twin_spinup_keeps_the_history_and_joins_the_case_heads():
+    from types import SimpleNamespace
+    from cases.beijing.make import spinup_heads
+    rng = np.random.default_rng(0)
+    history = rng.normal(0.0, 5.0, (4, 6, 30))           # flow model, spin-up times
+    true_case = rng.normal(0.0, 5.0, (4, 6, 12))         # flow model, case times
+    case = true_case + rng.normal(0.0, 1.0, (4, 6, 1))   # the case's interpolated heads
+    world = SimpleNamespace(spinup_heads=history, point_heads=true_case)
+    spun = spinup_heads(world, case)
+    # the drawdowns of the history are the flow model's; the join has the case's step
+    np.testing.assert_allclose(np.diff(spun, axis=2), np.diff(history, axis=2), atol=1e-12)
+    np.testing.assert_allclose(case[:, :, 0] - spun[:, :, -1],
+                               true_case[:, :, 0] - history[:, :, -1], atol=1e-12)

@@ -12,7 +12,8 @@ figures) that they never read.
 Steps: the flow model (MODFLOW 6) of the history, and of the scenario if one is given;
 the truth (terzaghi, high fidelity) at the observed points and on a map grid; the
 observations of the history (InSAR, wells, extensometers); the prior sediments; the
-heads at the cells (interpolated from the wells, or exact); the files.
+heads at the cells (interpolated from the wells, or exact) and the spin-up before the
+first case time (``spinup_heads``); the files.
 """
 
 from __future__ import annotations
@@ -51,16 +52,29 @@ def month_axis(first, last) -> np.ndarray:
 
 
 def build_case(name, description, times, ids, x, y, domain, heads, materials,
-               observations) -> Case:
-    """The solver-visible case: heads [A, N, T], the prior (interbed, coarse) per group."""
+               observations, spinup_times=None, spinup_heads=None) -> Case:
+    """The solver-visible case: heads [A, N, T], the prior (interbed, coarse) per group,
+    and the spin-up heads [A, N, S] at ``spinup_times`` when given."""
     tops, bottoms = domain.aquifer_depths()
     n = len(ids)
     aquifers = tuple(
         Aquifer(name=aq_name, head=heads[a], interbeds=(materials[a][0],),
-                coarse=materials[a][1], top=np.full(n, tops[a]), bottom=np.full(n, bottoms[a]))
+                coarse=materials[a][1], top=np.full(n, tops[a]), bottom=np.full(n, bottoms[a]),
+                spinup_head=None if spinup_heads is None else spinup_heads[a])
         for a, aq_name in enumerate(domain.aquifer_names))
     return Case(name=name, times=times, cells=Cells(ids=ids, x=x, y=y), aquifers=aquifers,
-                description=description, observations=observations)
+                description=description, observations=observations,
+                spinup_times=spinup_times)
+
+
+def spinup_heads(world, heads: np.ndarray) -> np.ndarray:
+    """[A, N, S] heads (m) at the cells before the first case time: the modeller's
+    reconstruction of the stress history since the predevelopment steady state, the
+    regional flow model's heads at the points (``world.spinup_heads`` on
+    ``world.spinup_dates``) anchored at the case's own first heads (``heads`` [A, N, T]):
+    shifted by the case's error there, so that the spin-up joins the case without a
+    step and keeps the history's drawdowns (what sets the beds' state) unchanged."""
+    return world.spinup_heads + (heads[:, :, :1] - world.point_heads[:, :, :1])
 
 
 def _end_month(settings, scenario, scenario_path, until) -> np.datetime64:
@@ -159,7 +173,8 @@ def make_twin(out, size="small", seed=0, heads_mode="interpolated", scenario_pat
                    + (f", scenario {scenario.name} to {end}" if scenario else ""))
     case = build_case(name, description, case_times, ids, x, y, domain, heads, materials,
                       Observations(displacement=displacement, extensometers=extensometers,
-                                   wells=wells))
+                                   wells=wells), history.spinup_dates,
+                      spinup_heads(history, heads))
     manifest = write_case_files(case, out, arrays)
     write_generator_record(out, size, seed, heads_mode, settings_path, settings["prior"],
                            scenario_path, end if scenario else None)
@@ -221,6 +236,8 @@ def write_truth(folder: Path, worlds, case_times, ids, x, y, map_grid, table,
     for world in worlds:
         arrays.update({
             f"{world.name}/heads": world.point_heads,
+            f"{world.name}/spinup_heads": world.spinup_heads,
+            f"{world.name}/spinup_times": np.datetime_as_string(world.spinup_dates),
             f"{world.name}/displacement": world.point_displacement,
             f"{world.name}/displacement_at_case_start": world.displacement_at_start,
             f"{world.name}/compaction": world.point_compaction,
@@ -231,7 +248,8 @@ def write_truth(folder: Path, worlds, case_times, ids, x, y, map_grid, table,
         "description": "hidden truth of the Beijing Plain twin. parameters/: the sediments "
                        "at the points per aquifer group and system. Per world (history, "
                        "and the scenario if any): heads [aquifer, cell, time] (m above "
-                       "datum) on times/case; displacement [cell, time] (m, up positive) "
+                       "datum) on times/case, and spinup_heads [aquifer, cell, time] on "
+                       "spinup_times (from the predevelopment steady state); displacement [cell, time] (m, up positive) "
                        "and compaction [aquifer, cell, time] (m, shortening positive) from "
                        "the first case time; displacement_at_case_start [cell] (m, since "
                        "the predevelopment date); map_displacement [map cell, map_times] "

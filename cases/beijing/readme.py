@@ -35,6 +35,12 @@ def case_readme(case, settings: dict, command: str, heads_mode: str, scenario,
         f"{case.times[0]} to {case.times[-1]}, aquifer groups "
         f"{', '.join(case.aquifer_names)} ({depths} m below the land surface);",
         f"- heads per group at every cell and month: {heads};",
+        f"- spin-up (`[spinup]`, `spinup_head`): the stress history before {case.times[0]}, "
+        f"{len(case.spinup_times)} times from {case.spinup_times[0]} (the predevelopment "
+        "steady state; annual, then monthly), the regional flow model's heads at the cells "
+        "shifted by a constant to meet the case's first heads; physics solvers run it before the first "
+        "case time, so the beds start the case with their past drawdown behind them;"
+        if case.spinup_times is not None else "",
         "- sediments per group (the prior): ONE equivalent delay interbed (thickness "
         "b_equiv, count, kv, sske and sskv: storage \"specific\") and the coarse skeleton, "
         "from a smoothed geological picture with errors; not the truth's several interbed "

@@ -27,7 +27,9 @@ class World:
     shortening positive) and displacement [N, Tc] (m, up positive), both from the first
     case time, and ``displacement_at_start`` [N] (since the predevelopment date); on
     the M map cells the displacement [M, P] since the predevelopment date; the truth's
-    sediments at the points (``parameters``: name -> [N])."""
+    sediments at the points (``parameters``: name -> [N]); the truth's heads at the
+    points before the first case time, ``spinup_heads`` [A, N, S] at the flow model's
+    ``spinup_dates`` [S] (from the predevelopment steady state)."""
 
     name: str
     grid: object
@@ -39,6 +41,8 @@ class World:
     point_displacement: np.ndarray
     displacement_at_start: np.ndarray
     map_displacement: np.ndarray
+    spinup_dates: np.ndarray
+    spinup_heads: np.ndarray
     parameters: dict = field(default_factory=dict)
 
 
@@ -73,9 +77,11 @@ def run_world(name: str, stresses: Stresses, folder: Path, fields, x, y, map_xy,
         f"budget discrepancy {flow.budget['max_percent_discrepancy']:.3f} %")
     started = time.perf_counter()
     index = np.searchsorted(flow.dates, case_times)
+    before = np.flatnonzero(flow.dates < case_times[0])
     n, n_groups = len(x), flow.heads.shape[1]
     xs, ys = np.concatenate([x, map_xy[0]]), np.concatenate([y, map_xy[1]])
     heads = np.empty((n_groups, n, len(case_times)))
+    spinup_heads = np.empty((n_groups, n, len(before)))
     compaction = np.empty((n_groups, n, len(case_times)))
     since_start = np.empty((n, len(case_times)))
     on_map = np.empty((len(map_xy[0]), len(flow.dates)))
@@ -87,6 +93,7 @@ def run_world(name: str, stresses: Stresses, folder: Path, fields, x, y, map_xy,
         if point.any():
             cells = ids[point]
             heads[:, cells] = true_heads[:, point][:, :, index]
+            spinup_heads[:, cells] = true_heads[:, point][:, :, before]
             kept = true_compaction[:, point][:, :, index]
             compaction[:, cells] = kept - kept[:, :, :1]
             since_start[cells] = -kept.sum(axis=0)
@@ -100,4 +107,5 @@ def run_world(name: str, stresses: Stresses, folder: Path, fields, x, y, map_xy,
                  budget=flow.budget, point_heads=heads, point_compaction=compaction,
                  point_displacement=since_start - since_start[:, :1],
                  displacement_at_start=since_start[:, 0].copy(), map_displacement=on_map,
+                 spinup_dates=flow.dates[before], spinup_heads=spinup_heads,
                  parameters=parameters)
