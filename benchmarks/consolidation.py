@@ -11,8 +11,13 @@ processes on a shared machine disturb less. Runs with 1 and 2 Numba threads, bes
 ``repeat``; the 1-minute load average is recorded with each row.
 
     python benchmarks/consolidation.py [--cells 1000 10000 100000] [--repeat 3]
+    python benchmarks/consolidation.py --check      # CI: 30,000 cells, seconds
 
-Writes benchmarks/results/consolidation.json and prints a table.
+Writes benchmarks/results/consolidation.json and prints a table. ``--check`` writes
+nothing and exits 1 unless the README's readings hold as ratios within the one run
+(1 and 2 threads interleaved, best of 5 each): 2 threads faster than 1 (>= 1.1x;
+README: 1.7x seasonal, 1.6x decline, at 1e5 cells) and the monotone decline faster per node-step than
+the seasonal history (README: 1.7x), with the same displacement whatever the threads.
 """
 
 from __future__ import annotations
@@ -115,7 +120,11 @@ def main(argv=None):
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--check", action="store_true",
+                        help="assert the README's ratios on 30,000 cells; write nothing")
     args = parser.parse_args(argv)
+    if args.check:
+        return check()
     rows = []
     print(f"{'cells':>7} {'beds':>7} {'history':>9} {'thr':>3} {'delay s':>8} "
           f"{'node-steps/s':>13} {'per cpu-s':>10} {'load':>5}")
@@ -143,6 +152,51 @@ def main(argv=None):
     print(f"written {args.output}")
 
 
+# README: 1.7x (seasonal) on an idle machine; 1.2-1.3x measured beside two other jobs,
+# so the bar is "faster", with room for a shared CI machine
+MIN_THREAD_SPEEDUP = 1.1
+MIN_DECLINE_OVER_SEASONAL = 1.2     # README: 6.7e8 / 3.9e8 = 1.7x
+
+
+def check(cells: int = 30_000, repeat: int = 5) -> int:
+    """0 when the README's ratios hold in this run, else 1 (each failure printed).
+    Threads alternate run by run, so a change of load on a shared machine hits both."""
+    best = {}
+    for history in ("seasonal", "decline"):
+        case = synthetic_case(cells, history)
+        solvers = {threads: TerzaghiSolver(threads=threads) for threads in (1, 2)}
+        parts = {}
+        for solver in solvers.values():
+            solver.compaction_parts(case.take_cells(np.arange(64)))      # warm up
+        for _ in range(repeat):
+            for threads, solver in solvers.items():
+                parts[threads] = solver.compaction_parts(case)
+                key = (history, threads)
+                best[key] = min(best.get(key, np.inf), solver.timings["delay_beds"])
+        if not all(np.array_equal(parts[1][k], parts[2][k]) for k in parts[1]):
+            print(f"check FAILED: {history}: 1 and 2 threads give different compaction")
+            return 1
+    failures = []
+    for history in ("seasonal", "decline"):
+        speedup = best[(history, 1)] / best[(history, 2)]
+        print(f"{history}: 1 thread {best[(history, 1)]:.3f} s, 2 threads "
+              f"{best[(history, 2)]:.3f} s: {speedup:.2f}x")
+        if speedup < MIN_THREAD_SPEEDUP:
+            failures.append(f"{history}: 2 threads only {speedup:.2f}x faster than 1 "
+                            f"(claim >= {MIN_THREAD_SPEEDUP}x)")
+    # same nodes, steps and beds in both histories: seconds compare node-step rates
+    ratio = best[("seasonal", 2)] / best[("decline", 2)]
+    print(f"decline vs seasonal node-steps/s: {ratio:.2f}x")
+    if ratio < MIN_DECLINE_OVER_SEASONAL:
+        failures.append(f"decline only {ratio:.2f}x the seasonal rate "
+                        f"(claim >= {MIN_DECLINE_OVER_SEASONAL}x)")
+    for failure in failures:
+        print(f"check FAILED: {failure}")
+    if not failures:
+        print("check passed")
+    return 1 if failures else 0
+
+
 def _cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -154,4 +208,4 @@ def _cpu_name() -> str:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,8 +10,13 @@ their ratio per cell-step (terzaghi: best of 3; MODFLOW: one run, minutes), and,
 a converged reference (terzaghi, 159 nodes, 16 sub-steps).
 
     python benchmarks/physics_vs_modflow.py [--cells 100 1000 10000]
+    python benchmarks/physics_vs_modflow.py --check      # CI: 1,000 cells, ~1 minute
 
-Writes benchmarks/results/physics_vs_modflow.json and prints a table.
+Writes benchmarks/results/physics_vs_modflow.json and prints a table. ``--check`` writes
+nothing and exits 1 unless the README's reading holds, from the one run: terzaghi at
+least 100x faster than mf6-csub per cell-step (README: 356x at 1,000 cells), at equal
+accuracy (each within 1 % of the largest displacement of the converged solution, and
+within 10 % of each other).
 """
 
 from __future__ import annotations
@@ -63,8 +68,11 @@ def timed(solver, case, repeat=1):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cells", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--cells", type=int, nargs="+", default=None)
+    parser.add_argument("--check", action="store_true",
+                        help="assert the README's ratios on 1,000 cells; write nothing")
     args = parser.parse_args(argv)
+    args.cells = args.cells or ([1000] if args.check else [100, 1000, 10000])
     TerzaghiSolver().predict(with_instant_beds(synthetic_case(8, "seasonal")))  # compile
     rows = []
     for cells in args.cells:
@@ -92,6 +100,8 @@ def main(argv=None) -> int:
                  f"mf6-csub {row['mf6_csub_error_mm']:.3f} mm of "
                  f"{row['max_displacement_mm']:.0f} mm" if "terzaghi_error_mm" in row else ""),
               flush=True)
+    if args.check:
+        return check(rows)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps({
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -99,6 +109,35 @@ def main(argv=None) -> int:
         "results": rows}, indent=2))
     print(f"-> {RESULTS}")
     return 0
+
+
+MIN_SPEEDUP = 100.0       # README: 356x at 1,000 cells, 454x at 10,000
+
+
+def check(rows: list[dict]) -> int:
+    """0 when the README's claims hold in this run's figures, else 1 (each failure printed).
+    Ratios of two measurements taken side by side, never absolute times."""
+    failures = []
+    for row in rows:
+        if row["speedup"] < MIN_SPEEDUP:
+            failures.append(f"{row['cells']} cells: terzaghi only {row['speedup']:.0f}x faster "
+                            f"than mf6-csub per cell-step (claim >= {MIN_SPEEDUP:.0f}x)")
+    row = rows[0]
+    ours, theirs, top = row["terzaghi_error_mm"], row["mf6_csub_error_mm"], \
+        row["max_displacement_mm"]
+    if max(ours, theirs) > 0.01 * top:
+        failures.append(f"error vs converged over 1 % of {top:.0f} mm: terzaghi {ours:.2f} mm, "
+                        f"mf6-csub {theirs:.2f} mm")
+    if abs(ours - theirs) > 0.1 * max(ours, theirs):
+        failures.append(f"not equal accuracy: terzaghi {ours:.2f} mm, mf6-csub {theirs:.2f} mm")
+    for failure in failures:
+        print(f"check FAILED: {failure}")
+    if not failures:
+        speedups = ", ".join(f"{r['speedup']:.0f}x" for r in rows)
+        print(f"check passed: speed-up {speedups} "
+              f"(>= {MIN_SPEEDUP:.0f}x) at equal accuracy ({ours:.2f} / {theirs:.2f} mm "
+              f"of {top:.0f} mm)")
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":

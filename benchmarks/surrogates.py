@@ -20,8 +20,15 @@ known power-law stiffness exponent against pc-rnn-linear (case 3).
 
     python benchmarks/surrogates.py [--cells 8192] [--repeat 3] [--models gru,lstm]
                                     [--accuracy]
+    python benchmarks/surrogates.py --check     # CI: every model, 2,048 cells, ~1-2 minutes
 
-Writes benchmarks/results/surrogates.json and prints a table.
+Writes benchmarks/results/surrogates.json and prints a table. ``--check`` (1 epoch, 2,048
+inference cells, best of 2) writes nothing and exits 1 unless, within the one run, every
+model trains and infers with finite, positive figures, and every recurrent network (the
+throughput target's) infers at least 3x faster than every attention network (measured
+>= 10x at 8,192 cells, 9.3x at 2,048 on a loaded machine). The share of predict() spent
+outside the network is not checked: at 2,048 cells the smallest networks' fixed costs
+per call dominate it (pc-rnn: 0.16 of the forward pass, 0.66 at 8,192 cells).
 """
 
 from __future__ import annotations
@@ -158,6 +165,38 @@ def exponent_recovery(truths=(0.7, 1.5, 2.0)) -> list[dict]:
     return rows
 
 
+MIN_RECURRENT_OVER_ATTENTION = 3.0
+
+
+def check(rows: list[dict]) -> int:
+    """0 when the ratios hold in this run's figures, else 1 (each failure printed)."""
+    failures = []
+    for row in rows:
+        figures = [row["seconds_per_epoch"], row["model_cell_months_per_s"],
+                   row["predict_cell_months_per_s"]]
+        if not all(np.isfinite(figures)) or min(figures) <= 0:
+            failures.append(f"{row['model']}: figures {figures}")
+    speed = {row["model"]: row["model_cell_months_per_s"] for row in rows}
+    recurrent = [name for name in recurrent_networks() if name in speed]
+    attention = [name for name in network_names()
+                 if name in speed and solver_class(name).has_attention]
+    if recurrent and attention:
+        slowest = min(recurrent, key=speed.get)
+        fastest = max(attention, key=speed.get)
+        ratio = speed[slowest] / speed[fastest]
+        print(f"slowest recurrent {slowest} / fastest attention {fastest}: {ratio:.1f}x")
+        if ratio < MIN_RECURRENT_OVER_ATTENTION:
+            failures.append(f"recurrent {slowest} only {ratio:.1f}x faster than attention "
+                            f"{fastest} (>= {MIN_RECURRENT_OVER_ATTENTION}x)")
+    else:
+        failures.append(f"no recurrent ({recurrent}) or attention ({attention}) network run")
+    for failure in failures:
+        print(f"check FAILED: {failure}")
+    if not failures:
+        print("check passed")
+    return 1 if failures else 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--cells", type=int, default=8192)
@@ -165,7 +204,11 @@ def main(argv=None) -> int:
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--models", default=",".join(network_names() + ["residual:terzaghi+gru"]))
     p.add_argument("--accuracy", action="store_true")
+    p.add_argument("--check", action="store_true",
+                   help="small, quick run of every model; assert the ratios; write nothing")
     args = p.parse_args(argv)
+    if args.check:
+        args.cells, args.repeat, args.epochs, args.accuracy = 2048, 2, 1, False
 
     case = synthetic_case(n_cells=120, n_months=MONTHS, seed=1)
     big = case.without_observations().take_cells(np.arange(args.cells) % case.n_cells)
@@ -178,6 +221,8 @@ def main(argv=None) -> int:
         print(f"{name:24s} {row['seconds_per_epoch']:8.3f} {row['model_cell_months_per_s']:11.3g} "
               f"{row['predict_cell_months_per_s']:12.3g} {row['parameters']:7d} "
               f"{row['load_average']:.2f}", flush=True)
+    if args.check:
+        return check(rows)
     out = {
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "processor": platform.processor(),
