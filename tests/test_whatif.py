@@ -313,6 +313,9 @@ def test_outputs_are_readable_and_consistent(deep_run):
     summary = (out / "summary.md").read_text()
     assert "## terzaghi (physics)" in summary and "## lstm (ml)" in summary
     assert "| 2010-12 |" in summary and "member 0 = the unperturbed prior" in summary
+    # not a twin: nothing to score against, and the summary says so
+    assert "No truth: the case is not a twin" in summary
+    assert (out / wi.SCORES_FILE).read_text() == "solver,month,metric,value\n"
     for name in ("difference-map", "band-width-map", "series-terzaghi", "series-lstm",
                  "difference-series-terzaghi"):
         assert (out / "figures" / f"{name}.png").stat().st_size > 10_000

@@ -63,11 +63,14 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
           options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
           max_horizon=MAX_HORIZON, command="landsub bench", log=print) -> dict:
     """Run the bench and write every output; returns {"table", "runs", "claims", "report"}."""
+    import pandas as pd
+
     from engine.app.bench.claims import seminar_claims
-    from engine.app.bench.figures import bench_figures
+    from engine.app.bench.figures import bench_figures, calibration_figures
     from engine.app.bench.metrics import bench_table, headline_markdown, metrics_markdown
     from engine.app.bench.report import write_report
     from engine.app.bench.runner import solver_options
+    from engine.app.truth import bench_rows, truth_path
     from engine.caseio import load_case
     from engine.horizon import horizon_scores, prediction_horizon
     from engine.registry import solver_class
@@ -97,6 +100,12 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
         scores = horizon_scores(result.displacement, observed, test, max_horizon)
         horizons[name] = (scores, prediction_horizon(scores, threshold))
     table = bench_table(case, split, runs, horizons, BASELINE)
+    # every solver has predicted: only now may a twin's hidden truth be read
+    truth = truth_path(manifest)
+    models = estimating_models(out, runs)
+    if truth is not None:
+        table = pd.concat([table, pd.DataFrame(bench_rows(truth, case, split, runs, models),
+                                               columns=table.columns)], ignore_index=True)
     write_text_atomic(out / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
     kinds = {n: r.kind for n, (r, _) in runs.items()}
     write_text_atomic(out / "metrics.md", metrics_markdown(table, kinds, horizons, threshold))
@@ -104,12 +113,25 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     write_json_atomic(out / "claims.json", claims)
     log("drawing figures")
     figures = bench_figures(out, case, split, runs, table, horizons, threshold)
+    figures += calibration_figures(out / "figures", case, models, truth)
     report = write_report(out, case, split, plan, table, runs, horizons, claims, figures,
                           threshold, command, time.perf_counter() - started)
     log(headline_markdown(table, kinds))
     log(f"wrote {report}, {out / 'metrics.csv'}, {out / 'results.h5'} and "
         f"{len(figures)} figures in {time.perf_counter() - started:.0f} s")
     return {"table": table, "runs": runs, "claims": claims, "report": report}
+
+
+def estimating_models(out: Path, runs: dict) -> dict:
+    """name -> the fitted solver, for the solvers of ``runs`` that estimate physics
+    parameters (a calibrated physics, alone or inside a composition)."""
+    from engine.app.bench.runner import folder_name
+    from engine.app.truth import estimates_parameters
+    from engine.persistence import load_model
+    from engine.registry import solver_class
+
+    return {name: load_model(out / "solvers" / folder_name(name) / "model")
+            for name in runs if estimates_parameters(solver_class(name))}
 
 
 def main_bench(argv) -> int:

@@ -182,3 +182,93 @@ def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
             plots.attention_panels(folder / "attention.png", weights, case.times,
                                    title="Attention weight of lag w months"))
     return drawn
+
+
+def calibration_figures(folder: Path, case, models: dict, truth) -> list[tuple[str, Path]]:
+    """For the solvers that estimate parameters (``models``: name -> fitted solver):
+    per aquifer, maps of the lag time and of the inelastic storage-thickness product S_v
+    (``engine.app.truth``): the truth's (``truth``: a twin's truth.h5, else None) first,
+    the prior (the case's own), each posterior mean, on one colour scale per figure; and
+    each calibration's compaction at the extensometer site with most compaction, prior
+    and posterior members' 5-95 % band, the observations (and the truth)."""
+    from engine.app import truth as t
+
+    if not models:
+        return []
+    drawn = []
+    x, y = case.cells.x, case.cells.y
+    maps = {"the truth": t.true_parameters(truth, case)} if truth is not None else {}
+    maps["prior (the case)"] = t.model_parameters(case)
+    maps.update({f"{name}: posterior mean": t.model_parameters(t.estimated_case(s, case))
+                 for name, s in models.items()})
+    for q, label, scale in (("lag_time", "log10 lag time (months)", DAYS_PER_MONTH),
+                            ("storage_thickness", "log10 S_v (m/m)", 1.0)):
+        for a, aquifer in enumerate(case.aquifer_names):
+            panels = {who: np.log10(values[q][a] / scale) for who, values in maps.items()}
+            if not np.isfinite(panels["prior (the case)"]).any():
+                continue
+            path = folder / f"{q.replace('_', '-')}-{aquifer}.png"
+            drawn.append((f"{label}, {aquifer}: truth, prior and posterior",
+                          plots.map_panels(path, x, y, panels, label=label,
+                                           title=f"{aquifer}: {label}")))
+    world = t.read_world(truth, case) if truth is not None else None
+    for name, solver in models.items():
+        panels = _calibration_band_panels(case, t.calibration_of(solver), world)
+        if panels:
+            site, rows = panels
+            drawn.append((f"{name}: compaction at extensometer {site}, prior and "
+                          "posterior 5-95 % bands",
+                          plots.series_panels(
+                              folder / f"extensometer-band-{name.replace(':', '_')}.png",
+                              case.times, rows, ylabel="mm (shortening +)",
+                              title=f"{name} at {site}: prior vs posterior members, "
+                                    "change since the first reading")))
+    return drawn
+
+
+def _calibration_band_panels(case, calibration, world):
+    """(site, series panels) of ``calibration``'s prior and posterior members at the
+    extensometer site with most compaction (None without extensometers)."""
+    ext = case.observations.extensometers
+    if not ext or not len(ext["cell"]):
+        return None
+    totals = {s: np.abs(ext["compaction"][ext["site"] == s]).max()
+              for s in np.unique(ext["site"])}
+    site = max(totals, key=totals.get)
+    cell = int(ext["cell"][ext["site"] == site][0])
+    one = case.take_cells(np.array([cell])).without_observations()
+    _, posterior, _ = calibration.parameters(one)
+    o = calibration.options
+    prior = calibration.space.draw_prior(np.random.default_rng(o["seed"]), one.cells.x,
+                                         one.cells.y, len(posterior), o["prior_length"])
+    runs = {}
+    for label, members in (("prior", prior), ("posterior", posterior)):
+        run = calibration.physics_solver.predict(calibration.space.replicate(one, members))
+        runs[label] = run.compaction * MM                         # [A, Ne, T]
+    panels = []
+    for a, aquifer in enumerate(case.aquifer_names):
+        pick = (ext["site"] == site) & (ext["aquifer"] == a)
+        if not pick.any():
+            continue
+        t_index = np.searchsorted(case.times, ext["time"][pick].astype("datetime64[D]"))
+        keep = t_index < case.n_times
+        start = t_index[keep].min()
+        observed = np.full(case.n_times, np.nan)
+        observed[t_index[keep]] = ext["compaction"][pick][keep] * MM
+        observed -= observed[start]
+        lines, bands = {}, {}
+        if world is not None:
+            lines["the truth"] = _since(world.compaction[a, cell] * MM, start)
+        for label, values in runs.items():
+            members = _since(values[a], start)
+            lines[f"{label} mean"] = members.mean(axis=0)
+            bands[f"{label} mean"] = tuple(np.percentile(members, (5.0, 95.0), axis=0))
+        panels.append({"title": f"{site}: {aquifer}", "observed": observed, "lines": lines,
+                       "bands": bands})
+    return site, panels
+
+
+def _since(series: np.ndarray, start: int) -> np.ndarray:
+    """``series`` [..., T] as the change since time index ``start``, NaN before it."""
+    after = np.arange(series.shape[-1]) >= start
+    return np.where(after, series - series[..., start:start + 1], np.nan)

@@ -228,9 +228,12 @@ def horizon_markdown(horizons: dict, threshold: float) -> str:
 
 def metrics_markdown(table: pd.DataFrame, kinds: dict, horizons: dict, threshold: float) -> str:
     """metrics.md: every table of the report, without the prose."""
+    from engine.app.truth import bench_markdown
+
     sections = [("Test part", headline_markdown(table, kinds)),
                 ("Holdouts", holdout_markdown(table)),
                 ("Per rate zone", zone_markdown(table)),
                 ("Per aquifer (extensometers)", aquifer_markdown(table)),
-                ("Prediction horizon", horizon_markdown(horizons, threshold))]
+                ("Prediction horizon", horizon_markdown(horizons, threshold)),
+                ("Against the hidden truth", bench_markdown(table))]
     return "\n".join(f"## {title}\n\n{text}" for title, text in sections if text)

@@ -12,6 +12,7 @@ import numpy as np
 from engine import __version__
 from engine.app.bench.claims import claims_markdown
 from engine.app.bench.runner import write_text_atomic
+from engine.app.truth import bench_markdown
 from engine.app.bench.figures import test_rates
 from engine.app.bench.metrics import (aquifer_markdown, headline_markdown, holdout_markdown,
                                   horizon_markdown, value, zone_markdown)
@@ -62,6 +63,30 @@ def regime_shift_markdown(case, split, table, runs) -> str:
     return "\n".join(lines) + "\n"
 
 
+def correction_markdown(table) -> str:
+    """Whether the learned correction of each residual:<physics>+<ml> in ``table`` still
+    helps over its physics run alone (when the bench ran both): test cumulative RMSE
+    against the observations and against the truth."""
+    from engine.app.truth import TRUTH_PARTS
+
+    solvers = list(dict.fromkeys(table.solver))
+    lines = []
+    for name in solvers:
+        physics = name.partition(":")[2].rpartition("+")[0]
+        if not name.startswith("residual:") or physics not in solvers:
+            continue
+        pairs = [(value(table, s, "cumulative", "rmse_mm"),
+                  value(table, s, "truth displacement", "rmse_mm", part=TRUTH_PARTS[0]))
+                 for s in (physics, name)]
+        helps = pairs[1][0] < pairs[0][0]
+        lines.append(f"- {name} vs {physics} alone: test cumulative RMSE {pairs[1][0]:.2f} "
+                     f"vs {pairs[0][0]:.2f} mm against the observations, {pairs[1][1]:.2f} "
+                     f"vs {pairs[0][1]:.2f} mm against the truth: the learned correction "
+                     + ("still helps" if helps else "does not help") + " on top of "
+                     + physics + ".")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def write_report(out: Path, case, split, plan, table, runs, horizons, claims, figures,
                  threshold: float, command: str, seconds: float) -> Path:
     kinds = {name: result.kind for name, (result, _) in runs.items()}
@@ -92,6 +117,16 @@ def write_report(out: Path, case, split, plan, table, runs, horizons, claims, fi
         parts += ["## Per aquifer: compaction against the extensometers", "",
                   "Change since each instrument's first reading, every record (the "
                   "extensometer cells may be training cells).", "", aquifers]
+    truth = bench_markdown(table)
+    if truth:
+        parts += ["## Against the hidden truth", "",
+                  "The twin's noise-free truth (truth/truth.h5 beside the case), read by "
+                  "the scoring code after every solver predicted; no solver reads it. "
+                  "\"test\": the split's test cell-times (every one, observed or not); "
+                  "\"all\": every cell and time.", "", truth]
+        correction = correction_markdown(table)
+        if correction:
+            parts += [correction]
     if horizons:
         parts += ["## Prediction horizon (rolling origin)", "",
                   horizon_markdown(horizons, threshold)]

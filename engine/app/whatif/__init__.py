@@ -93,6 +93,7 @@ import numpy as np
 
 from engine import atomic
 from engine.app.options import options_per_solver, parse_solver_options
+from engine.app.truth import true_effect, whatif_scores
 from engine.app.whatif.cases import (
     Cases,
     case_manifest,
@@ -106,14 +107,24 @@ from engine.app.whatif.ensemble import (
     PARAMETERS,
     SolverOutcome,
     cached_case,
+    calibrates,
+    calibration_options,
     ensemble,
+    fit_calibration,
     member_options,
     parse_spread,
     perturbed,
     run_member,
 )
-from engine.app.whatif.figures import write_figures
-from engine.app.whatif.store import severe_cells, summary_markdown, write_store
+from engine.app.whatif.figures import file_name, write_figures
+from engine.app.whatif.store import (
+    BAND,
+    SCORES_FILE,
+    severe_cells,
+    summary_markdown,
+    summary_months,
+    write_store,
+)
 from engine.errors import InputError, run_command
 
 #: what callers and tests use from the package
@@ -144,6 +155,8 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
     kinds = {s: solver_class(s).kind for s in solvers}
     given = options_per_solver(solvers, options or {})
     options = {s: member_options(s, preset, given[s]) for s in solvers}
+    options.update({s: calibration_options(s, options[s], members) for s in solvers
+                    if calibrates(s)})
     if isinstance(members, bool) or not isinstance(members, (int, np.integer)) or members < 1:
         raise InputError("command line", "--members", f"{members} is not an integer >= 1")
     if workers is not None and scheduler != "local":
@@ -161,15 +174,22 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
     base_case, scen_case = cached_case(str(cases.baseline)), cached_case(str(cases.scenario))
     outcomes = []
     for solver in solvers:
-        items, how = ensemble(solver, options[solver], cases, len(base_case.aquifers),
-                              members, seed, used_spread)
-        log(f"{solver}: {members} members ({how})")
         begun = time.perf_counter()
+        model = None
+        if calibrates(solver):
+            log(f"{solver}: calibrating on the baseline history")
+            model = fit_calibration(solver, options[solver], cases,
+                                    out / "models" / file_name(solver), seed)
+        items, how = ensemble(solver, options[solver], cases, len(base_case.aquifers),
+                              members, seed, used_spread, model)
+        log(f"{solver}: {members} members ({how})")
         runs = run_tasks(run_member, items, scheduler=scheduler, workers=workers,
                          threads=1, progress=progress, label=f"{solver} members")
         outcomes.append(SolverOutcome.of(solver, kinds[solver], how, items, runs,
                                          time.perf_counter() - begun))
     severe = severe_cells(base_case)
+    # every solver has predicted: only now may the hidden truth be read (twins only)
+    truth = true_effect(cases.baseline, cases.scenario, base_case, scen_case)
     seconds = time.perf_counter() - started
     about = {"case": cases.case_name,
              "case_file": str(manifest), "scenario": cases.scenario_name,
@@ -179,23 +199,34 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
              "members": int(members), "seed": int(seed), "spread": used_spread,
              "solvers": solvers, "preset": preset, "wall_seconds": round(seconds, 2),
              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-    publish(out, outcomes, base_case, scen_case, cases, severe, about)
-    log(f"wrote {out / 'whatif.h5'}, {out / 'summary.md'} and {out / 'figures'} in "
+    publish(out, outcomes, base_case, scen_case, cases, severe, about, truth)
+    log(f"wrote {out / 'whatif.h5'}, {out / 'summary.md'}, {out / SCORES_FILE} and "
+        f"{out / 'figures'} in "
         f"{time.perf_counter() - started:.1f} s")
-    return {"cases": cases, "outcomes": outcomes, "seconds": seconds, "out": out}
+    return {"cases": cases, "outcomes": outcomes, "seconds": seconds, "out": out,
+            "truth": truth}
 
 
-def publish(out: Path, outcomes, baseline, scenario, cases: Cases, severe, about) -> None:
-    """Write the store, the figures and the summary under temporary names and move them
-    into place only once all three are written (an interruption leaves the previous
-    outputs, not half of new ones)."""
+def publish(out: Path, outcomes, baseline, scenario, cases: Cases, severe, about,
+            truth=None) -> None:
+    """Write the store, the figures, the summary and the scores against ``truth`` (the
+    true effect [N, T], m, or None) under temporary names and move them into place only
+    once all are written (an interruption leaves the previous outputs, not half of new
+    ones)."""
+    scores = None
+    if truth is not None:
+        scores = whatif_scores(outcomes, truth, severe, summary_months(baseline, cases),
+                               baseline.times, BAND)
     with (atomic.replacing(out / "whatif.h5") as store,
           atomic.replacing_folder(out / "figures") as figures,
-          atomic.replacing(out / "summary.md") as summary):
-        write_store(store, outcomes, baseline, scenario, severe, about)
-        write_figures(figures, outcomes, baseline, cases)
-        summary.write_text(summary_markdown(outcomes, baseline, cases, severe, about),
-                           encoding="utf-8")
+          atomic.replacing(out / "summary.md") as summary,
+          atomic.replacing(out / SCORES_FILE) as table):
+        write_store(store, outcomes, baseline, scenario, severe, about, truth, scores)
+        write_figures(figures, outcomes, baseline, cases, truth)
+        summary.write_text(summary_markdown(outcomes, baseline, cases, severe, about,
+                                            scores), encoding="utf-8")
+        table.write_text("solver,month,metric,value\n" if scores is None else
+                         scores.to_csv(index=False, float_format="%.6g"), encoding="utf-8")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,6 +8,7 @@ import functools
 import os
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class Member:
     baseline: str                  # case manifests
     scenario: str
     multipliers: np.ndarray | None = None   # [A, 3] (PARAMETERS) for physics members
+    model: str | None = None       # a fitted calibration: the member is its posterior member
 
 
 @dataclass(frozen=True)
@@ -79,14 +81,28 @@ def perturbed(case, multipliers):
     return replace(case, aquifers=tuple(aquifers))
 
 
+@functools.lru_cache(maxsize=2)
+def _calibration(folder: str):
+    from engine.persistence import load_model
+
+    return load_model(folder)
+
+
 def run_member(member: Member) -> MemberRun:
     """Fit the member's solver on the baseline case's history (split "none"; a no-op for
-    uncalibrated physics) and predict both cases."""
+    uncalibrated physics) and predict both cases; a posterior member runs the physics
+    with its parameters from the calibration fitted once (``fit_calibration``)."""
     from engine.registry import make_solver
     from engine.split import Split
 
     started = time.perf_counter()
     baseline, scenario = cached_case(member.baseline), cached_case(member.scenario)
+    if member.model is not None:
+        solver = _calibration(member.model)
+        runs = [solver.physics_solver.predict(solver.posterior_members(case)[member.index])
+                for case in (baseline, scenario)]
+        return MemberRun(*(np.asarray(r.displacement, dtype=np.float64) for r in runs),
+                         time.perf_counter() - started)
     if member.multipliers is not None:
         baseline = perturbed(baseline, member.multipliers)
         scenario = perturbed(scenario, member.multipliers)
@@ -116,15 +132,58 @@ def member_options(solver: str, preset: str, given: dict | None = None) -> dict:
     return options
 
 
+def calibrates(solver: str) -> bool:
+    """Whether ``solver`` fits a posterior ensemble of its parameters (calibrated:*)."""
+    from engine.registry import solver_class
+
+    return hasattr(solver_class(solver), "posterior_members")
+
+
+def calibration_options(solver: str, options: dict, members: int) -> dict:
+    """``options`` with a posterior of at least ``members`` members: the members option
+    given, else the solver's default, raised to ``members`` (a members option given
+    below it is refused)."""
+    from engine.registry import solver_class
+
+    if "members" in options and options["members"] < members:
+        raise InputError("--option", f"{solver}:members", f"{options['members']} posterior "
+                         f"members cannot give the {members} ensemble members asked for "
+                         "(--members)")
+    posterior = options.get("members", solver_class(solver).defaults["members"])
+    return {**options, "members": max(members, posterior)}
+
+
+def fit_calibration(solver: str, options: dict, cases, folder: Path, seed: int) -> str:
+    """Fit ``solver`` (calibrated:*) once on the baseline history (split "none"), save
+    it to ``folder`` and return that path: its posterior members are the ensemble."""
+    from engine.persistence import save_model
+    from engine.registry import make_solver, solver_class
+    from engine.split import Split
+
+    # one fit in this process: it may use every thread, unlike the single-threaded members
+    threads = {k: v for k, v in solver_class(solver).defaults.items() if k in _THREAD_OPTIONS}
+    fitted = make_solver(solver, **{**options, **threads, "seed": seed})
+    fitted.fit(cached_case(str(cases.baseline)), Split("none"))
+    save_model(fitted, folder)
+    return str(folder)
+
+
 def ensemble(solver: str, options: dict, cases, n_aquifers: int, members: int,
-             seed: int, spread: dict) -> tuple[list[Member], str]:
+             seed: int, spread: dict, model: str | None = None) -> tuple[list[Member], str]:
     """The members of ``solver`` on ``cases`` (the what-if's Cases) and, in words, how
-    they differ."""
+    they differ; ``model``: the fitted calibration of a solver that ``calibrates``."""
     from engine.registry import solver_class
 
     cls = solver_class(solver)
     common = {"solver": solver, "baseline": str(cases.baseline),
               "scenario": str(cases.scenario)}
+    if model is not None:
+        how = (f"the first {members} members of the posterior of a calibration (ES-MDA, "
+               f"{options['members']} members, seed {seed}) fitted once on the baseline "
+               "history (split none): member m runs the physics with posterior member "
+               "m's parameters")
+        return [Member(options=options, index=m, seed=seed, model=model, **common)
+                for m in range(members)], how
     if cls.kind == "physics":
         sigma = np.array([spread[p] for p in PARAMETERS])
         shape = (n_aquifers, len(PARAMETERS))

@@ -13,7 +13,7 @@ from engine.app.whatif.store import BAND
 SERIES_CELLS = 3
 
 
-def _file_name(solver: str) -> str:
+def file_name(solver: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", solver)
 
 
@@ -33,7 +33,9 @@ def series_cells(outcomes, baseline) -> list[tuple[int, str]]:
     return chosen
 
 
-def write_figures(folder: Path, outcomes, baseline, cases) -> None:
+def write_figures(folder: Path, outcomes, baseline, cases, truth=None) -> None:
+    """The figures; ``truth`` [N, T] (m): a twin's true effect, drawn first and scored
+    against each band (band-coverage-map.png)."""
     from engine.app import plots
 
     x, y = baseline.cells.x, baseline.cells.y
@@ -43,17 +45,29 @@ def write_figures(folder: Path, outcomes, baseline, cases) -> None:
     until = str(baseline.times[-1])[:7]
     differences = {o.solver: (o.scenario[:, :, -1] - o.baseline[:, :, -1]) * 1e3
                    for o in outcomes}
+    true = {} if truth is None else {"the twin's truth": truth[:, -1] * 1e3}
+    # one colour scale per figure, so that a solver's effect reads against the truth's
     plots.map_panels(folder / "difference-map.png", x, y,
-                     {f"{s}: ensemble mean": d.mean(axis=0) for s, d in differences.items()},
+                     {**true, **{f"{s}: ensemble mean": d.mean(axis=0)
+                                 for s, d in differences.items()}},
                      title=f"{cases.scenario_name} - {cases.baseline_name}\nat {until} "
                            "(mm, + = less subsidence)",
-                     diverging=True, marked=marked, marked_label="time-series cells",
-                     shared_scale=False)
+                     diverging=True, marked=marked, marked_label="time-series cells")
+    bands = {s: np.percentile(d, BAND, axis=0) for s, d in differences.items()}
     plots.map_panels(folder / "band-width-map.png", x, y,
-                     {f"{s}: 5-95 % width": np.subtract(*np.percentile(d, BAND[::-1], axis=0))
-                      for s, d in differences.items()},
-                     title=f"5-95 % band width of the difference\nat {until} (mm)",
-                     marked=marked, marked_label="time-series cells", shared_scale=False)
+                     {f"{s}: {BAND[0]:g}-{BAND[1]:g} % width": high - low
+                      for s, (low, high) in bands.items()},
+                     title=f"{BAND[0]:g}-{BAND[1]:g} % band width of the difference\nat "
+                           f"{until} (mm)", marked=marked, marked_label="time-series cells")
+    if truth is not None:
+        effect = truth[:, -1] * 1e3
+        plots.map_panels(folder / "band-coverage-map.png", x, y,
+                         {f"{s}: {np.mean((effect >= low) & (effect <= high)):.0%} inside":
+                          np.sign(effect - np.clip(effect, low, high))
+                          for s, (low, high) in bands.items()},
+                         title=f"The true effect against each {BAND[0]:g}-{BAND[1]:g} % "
+                               f"band at {until}\n(-1 below the band, 0 inside, +1 above)",
+                         label="truth vs band", diverging=True)
     observed = baseline.observations.displacement
     for o in outcomes:
         runs = {"baseline": o.baseline * 1e3, "scenario": o.scenario * 1e3,
@@ -74,7 +88,7 @@ def write_figures(folder: Path, outcomes, baseline, cases) -> None:
                 ("difference-series", ("scenario - baseline",),
                  "difference (mm, + = less subsidence)")):
             plots.series_panels(
-                folder / f"{name}-{_file_name(o.solver)}.png", baseline.times,
+                folder / f"{name}-{file_name(o.solver)}.png", baseline.times,
                 [panel(cell, why, labels) for cell, why in picked],
                 title=f"{o.solver}: {cases.scenario_name} (scenario) vs "
                       f"{cases.baseline_name} (baseline), ensemble mean and 5-95 %",

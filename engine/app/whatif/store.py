@@ -14,6 +14,7 @@ from engine.evaluate import SEVERE_RATE_MM_PER_YEAR
 BAND = (5.0, 95.0)                  # % of the members: the band's low and high edges
 PERCENTILES = (BAND[0], 50.0, BAND[1])
 MILESTONE_MONTHS = 24
+SCORES_FILE = "truth-scores.csv"    # the scores against a twin's truth, tidy
 
 
 def severe_cells(case) -> np.ndarray | None:
@@ -49,8 +50,15 @@ def milestones(times: np.ndarray, start: np.datetime64, until: np.datetime64) ->
     return [int(np.searchsorted(months, m)) for m in wanted]
 
 
-def write_store(path: Path, outcomes, baseline, scenario, severe, about) -> None:
-    """whatif.h5 at ``path`` (see the package docstring)."""
+def summary_months(baseline, cases) -> list[int]:
+    """The milestones of the summary and of the scores against the truth."""
+    return milestones(baseline.times, cases.start, np.datetime64(baseline.times[-1], "M"))
+
+
+def write_store(path: Path, outcomes, baseline, scenario, severe, about, truth=None,
+                scores=None) -> None:
+    """whatif.h5 at ``path`` (see the package docstring); ``truth`` [N, T] the true
+    effect and ``scores`` its tidy table (``engine.app.truth.whatif_scores``), or None."""
     import h5netcdf
     import h5py
 
@@ -121,6 +129,35 @@ def write_store(path: Path, outcomes, baseline, scenario, severe, about) -> None
     with h5netcdf.File(path, "a") as f:
         f.attrs.update({key: (json.dumps(value) if isinstance(value, (dict, list))
                               else value) for key, value in about.items()})
+        if truth is not None:
+            _write_truth(f, baseline, truth, scores)
+
+
+def _write_truth(f, baseline, truth, scores) -> None:
+    """Group "truth": the true effect (cell, time) and the scores (solver, month,
+    metric), as in truth-scores.csv."""
+    import h5py
+
+    string = h5py.string_dtype()
+    g = f.create_group("truth")
+    table = scores.pivot_table(index=["solver", "month"], columns="metric", values="value",
+                               sort=False)
+    solvers = list(dict.fromkeys(scores.solver))
+    months = list(dict.fromkeys(scores.month))
+    metrics = list(dict.fromkeys(scores.metric))
+    g.dimensions.update(cell=baseline.n_cells, time=baseline.n_times, solver=len(solvers),
+                        month=len(months), metric=len(metrics))
+    for name, values in (("cell", [str(c) for c in baseline.cells.ids]),
+                         ("time", [str(t) for t in baseline.times]), ("solver", solvers),
+                         ("month", months), ("metric", metrics)):
+        g.create_variable(name, (name,), dtype=string, data=np.array(values, dtype=object))
+    effect = g.create_variable("effect", ("cell", "time"), data=truth)
+    effect.attrs.update(units="m", positive="up", long_name="the twin's true scenario - "
+                        "baseline displacement")
+    values = np.array([[[table.loc[(s, m), k] for k in metrics] for m in months]
+                       for s in solvers])
+    g.create_variable("scores", ("solver", "month", "metric"), data=values).attrs.update(
+        long_name="scores of each solver's effect against the truth (engine.app.truth)")
 
 
 def _band(values: np.ndarray) -> tuple[float, float, float]:
@@ -129,9 +166,11 @@ def _band(values: np.ndarray) -> tuple[float, float, float]:
     return 1e3 * float(np.mean(values)), 1e3 * float(low), 1e3 * float(high)
 
 
-def summary_markdown(outcomes, baseline, cases, severe, about) -> str:
+def summary_markdown(outcomes, baseline, cases, severe, about, scores=None) -> str:
+    from engine.app.truth import whatif_markdown
+
     until = baseline.times[-1]
-    rows = milestones(baseline.times, cases.start, np.datetime64(until, "M"))
+    rows = summary_months(baseline, cases)
     n_severe = 0 if severe is None else int(severe.sum())
     lines = [f"# What-if: {cases.scenario_name} vs {cases.baseline_name}", "",
              f"- case: {about['case']} ({about['case_file']}), {baseline.n_cells} cells, "
@@ -170,4 +209,17 @@ def summary_markdown(outcomes, baseline, cases, severe, about) -> str:
                              else "{:.1f} [{:.1f}, {:.1f}]".format(*_band(values)))
             lines.append(f"| {str(baseline.times[t])[:7]} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += ["## Against the hidden truth", ""]
+    if scores is None:
+        lines += ["No truth: the case is not a twin re-made under each scenario.", ""]
+    else:
+        lines += ["The twin's truth under the baseline and under the scenario (truth/ of "
+                  "cases/baseline and cases/scenario), read after every solver predicted. "
+                  "Model = the ensemble mean (max over cells: the members' mean of their "
+                  "maximum); relative error = (model - truth) / |truth|; per-cell RMSE of "
+                  "the ensemble-mean effect; band coverage = fraction of cells whose true "
+                  f"effect lies within the {BAND[0]:g}-{BAND[1]:g} % band of the members "
+                  f"(a calibrated band covers about {BAND[1] - BAND[0]:g} %); "
+                  f"{SCORES_FILE} and whatif.h5 (group truth) hold the same numbers.", "",
+                  whatif_markdown(scores)]
     return "\n".join(lines)
