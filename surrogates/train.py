@@ -11,10 +11,16 @@ training loss when there is no validation part) with ``patience`` epochs; the we
 of the best epoch are kept. Gradient-norm clipping at ``clip``. Seeded and, on CPU,
 deterministic. Ctrl-C stops training cleanly: the best weights so far are kept and the
 report says ``interrupted``.
+
+Progress: with ``progress`` in the configuration a tqdm bar in this process (epoch,
+losses, best validation, an ETA that assumes no early stop); an application that runs
+fits elsewhere (a Dask worker) listens with ``on_epoch`` instead, which leaves the
+configuration, hence a saved model, unchanged.
 """
 
 from __future__ import annotations
 
+import contextvars
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -76,6 +82,23 @@ def sequence_loss(output: torch.Tensor, target: torch.Tensor):
     mean = error.sum(dim=1) / count.clamp(min=1)
     residual = torch.where(mask, error - mean[:, None], 0.0)
     return (residual * residual).sum(), int((count - (count > 0).long()).sum())
+
+
+_LISTENER = contextvars.ContextVar("epoch_listener", default=None)
+
+
+@contextmanager
+def on_epoch(listener):
+    """Call ``listener(info)`` after every epoch of the fits run inside the block, in
+    their thread; ``info``: model (class name), epoch (1-based), epochs (the most that
+    will run), train and validation (losses, validation None without a validation
+    part), best (the monitored loss kept so far), best_epoch, seconds (since the start).
+    A listener never changes what is trained."""
+    token = _LISTENER.set(listener)
+    try:
+        yield
+    finally:
+        _LISTENER.reset(token)
 
 
 @dataclass
@@ -156,6 +179,8 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
                      for row in training.target[:, :length]])
     latest_start = np.maximum(last - window, 0)
     best_state, waited = None, 0
+    listener = _LISTENER.get()
+    batch = config["batch_size"]
     bar = tqdm(range(config["epochs"]), desc=type(model).__name__, unit="epoch",
                disable=not config["progress"], leave=False)
     try:
@@ -163,14 +188,14 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
             model.train()
             order = rng.permutation(n)
             starts = rng.integers(0, latest_start + 1) if window else None
+            # the epoch's rows (and windows) become tensors once; each batch is a slice
+            rows_all = torch.as_tensor(order, device=device)
+            steps_all = (torch.as_tensor(starts[order][:, None] + np.arange(window),
+                                         device=device) if window else None)
             total, dof = 0.0, 0
-            for b in range(0, n, config["batch_size"]):
-                rows_np = order[b:b + config["batch_size"]]
-                rows = torch.as_tensor(rows_np, device=device)
-                steps = None
-                if window:
-                    steps = torch.as_tensor(starts[rows_np][:, None] + np.arange(window),
-                                            device=device)
+            for b in range(0, n, batch):
+                rows = rows_all[b:b + batch]
+                steps = steps_all[b:b + batch] if window else None
                 inputs, target = train_data.batch(rows, steps)
                 s, count = sequence_loss(model(**inputs), target)
                 if count == 0:
@@ -190,12 +215,20 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
             report.history.append({"epoch": epoch + 1, "train": train_loss,
                                    "validation": val_loss})
             report.epochs = epoch + 1
-            bar.set_postfix(train=f"{train_loss:.4g}",
-                            validation="-" if val_loss is None else f"{val_loss:.4g}")
-            if np.isfinite(monitored) and monitored < report.best_loss:
+            improved = bool(np.isfinite(monitored) and monitored < report.best_loss)
+            if improved:
                 report.best_loss, report.best_epoch, waited = monitored, epoch + 1, 0
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            else:
+            bar.set_postfix(train=f"{train_loss:.4g}",
+                            validation="-" if val_loss is None else f"{val_loss:.4g}",
+                            best=f"{report.best_loss:.4g}@{report.best_epoch}")
+            if listener is not None:
+                listener({"model": type(model).__name__, "epoch": epoch + 1,
+                          "epochs": config["epochs"], "train": train_loss,
+                          "validation": val_loss, "best": report.best_loss,
+                          "best_epoch": report.best_epoch,
+                          "seconds": time.perf_counter() - started})
+            if not improved:
                 waited += 1
                 if config["patience"] and waited >= config["patience"]:
                     report.stopped_early = True

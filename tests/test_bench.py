@@ -163,3 +163,24 @@ def test_a_both_split_separates_its_two_holdouts(case_path):
     both_unseen_and_future[np.ix_(unseen, np.arange(b, case.n_times))] = True
     assert np.array_equal(cells | future | both_unseen_and_future, masks["test"])
     assert list(holdout_masks(case, Split.parse("spatial:0.7", case))) == ["test"]
+
+
+def test_solvers_as_dask_tasks_equal_a_serial_run_to_the_digit(case_path, tmp_path):
+    """Two workers fitting at once give the files one process gives, solver by solver."""
+    outs = {}
+    for scheduler, workers in (("serial", None), ("local", 2)):
+        outs[scheduler] = tmp_path / scheduler
+        bench(str(case_path), SOLVERS + ["residual:terzaghi+lstm"], "spatial:0.7",
+              outs[scheduler], preset="fast", scheduler=scheduler, workers=workers,
+              progress=False, log=lambda *a: None)
+    serial, tasks = outs["serial"], outs["local"]
+    assert sorted(finished(serial)) == sorted(finished(tasks))
+    for name in finished(serial):
+        a, b = (read_result(folder / "results.h5", group=name) for folder in (serial, tasks))
+        np.testing.assert_array_equal(a.displacement, b.displacement)
+        if a.compaction is not None:
+            np.testing.assert_array_equal(a.compaction, b.compaction)
+    ours, theirs = (pd.read_csv(folder / "metrics.csv") for folder in (tasks, serial))
+    assert (ours.series == "wall").any()
+    pd.testing.assert_frame_equal(ours[ours.series != "wall"].reset_index(drop=True),
+                                  theirs[theirs.series != "wall"].reset_index(drop=True))

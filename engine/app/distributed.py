@@ -14,6 +14,10 @@ task (Numba's setting is per thread; a worker of a remote cluster started with o
 settings). With one thread per worker process and ``threads`` per task, results do
 not depend on the number of workers and workers do not oversubscribe the cores.
 
+Progress: a tqdm bar over the tasks and, for tasks that train networks, one bar per
+running fit (epoch, loss, best validation, ETA), fed by the trainer's epoch listener
+(``surrogates.train.on_epoch``) through Dask's event stream from the workers.
+
 ``predict_tiles(solver, case)`` cuts a large case into blocks of cells, predicts them
 as tasks and stitches one Result, for solvers that predict each cell on its own.
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import importlib.util
 import itertools
 import logging
 import os
@@ -44,8 +49,13 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 
 
 
+#: The Dask event topic the workers' epoch reports travel on.
+EPOCH_TOPIC = "landsub-epoch"
+
+
 def run_tasks(function, items, *, scheduler: str = "local", workers: int | None = None,
-              threads: int = 1, progress: bool = True, label: str = "tasks") -> list:
+              threads: int = 1, progress: bool = True, label: str = "tasks",
+              on_result=None, name=None, follow_fits: bool = True) -> list:
     """[function(item) for item in items], computed as Dask tasks, results in item order.
 
     scheduler: "local" -> a distributed.LocalCluster started for the call (``workers``
@@ -53,7 +63,13 @@ def run_tasks(function, items, *, scheduler: str = "local", workers: int | None 
     "tcp://host:port" (or any address distributed.Client accepts) -> an already running
     scheduler; "serial" -> in this process, one after the other (no cluster).
     Every task runs with Numba, torch, OpenMP/MKL thread counts pinned to ``threads``.
-    Progress: a tqdm bar over completed tasks when ``progress`` is True. Ctrl-C cancels
+    Progress: a tqdm bar over completed tasks when ``progress`` is True, and with
+    ``follow_fits`` one bar per network being trained (``name(item)`` titles it; default
+    the task's number); following fits imports torch in each worker once, where torch is
+    installed. ``on_result(index, result)``, if given, is called here as each task
+    finishes (in completion order, one call at a time, before this returns): a caller
+    commits results as they come, so an interruption loses only the running tasks; an
+    exception it raises stops the rest as a task's does. Ctrl-C cancels
     the outstanding tasks and closes the local cluster, then re-raises
     KeyboardInterrupt. A task's exception is re-raised in the caller (LandsubError
     subclasses unchanged). ``items`` may be any iterable; it is consumed as the tasks
@@ -73,12 +89,26 @@ def run_tasks(function, items, *, scheduler: str = "local", workers: int | None 
     if first is _NOTHING:
         return []
     items = itertools.chain([first], items)
-    task = _PinnedTask(function, threads)
+    follow = progress and follow_fits
+    task = _PinnedTask(function, threads, follow)
+    fits = _FitBars(label, name, follow)
+    done = on_result or (lambda index, result: None)
     if scheduler == "serial":
         from tqdm.auto import tqdm
 
-        return [task(item) for item in tqdm(items, total=total, desc=label,
-                                            disable=not progress)]
+        results = []
+        with fits, tqdm(total=total, desc=label, disable=not progress) as bar:
+            _SERIAL_LISTENER.append(fits.update)
+            try:
+                for index, item in enumerate(items):
+                    fits.named(index, item)
+                    results.append(task((index, item)))
+                    fits.finished(index)
+                    done(index, results[-1])
+                    bar.update()
+            finally:
+                _SERIAL_LISTENER.remove(fits.update)
+        return results
 
     from distributed import Client
 
@@ -89,13 +119,22 @@ def run_tasks(function, items, *, scheduler: str = "local", workers: int | None 
             client = stack.enter_context(Client(cluster))
         else:
             client = stack.enter_context(_connect(scheduler))
-        return _gather(client, task, items, total, progress, label)
+        stack.enter_context(fits)
+        if follow:
+            client.subscribe_topic(EPOCH_TOPIC, lambda event: fits.update(event[1]))
+        try:
+            return _gather(client, task, items, total, progress, label, fits, done)
+        finally:
+            if follow:
+                client.unsubscribe_topic(EPOCH_TOPIC)
 
 
 _NOTHING = object()
+#: where a task's epoch reports go when it runs in this process ("serial")
+_SERIAL_LISTENER: list = []
 
 
-def _gather(client, task, items, total, progress, label) -> list:
+def _gather(client, task, items, total, progress, label, fits, done) -> list:
     from distributed import as_completed
     from tqdm.auto import tqdm
 
@@ -106,16 +145,21 @@ def _gather(client, task, items, total, progress, label) -> list:
         # task graph carries badly. Item by item, so that the workers start on the
         # first while the next are prepared and sent.
         function = client.scatter(task, broadcast=True, hash=False)
-        for item in items:
-            [data] = client.scatter([item], hash=False)
+        for index, item in enumerate(items):
+            fits.named(index, item)
+            [data] = client.scatter([(index, item)], hash=False)
             futures.append(client.submit(_apply, function, data, pure=False))
+        position = {future.key: index for index, future in enumerate(futures)}
         results = {}
         with tqdm(total=total, desc=label, disable=not progress) as bar:
             for future in as_completed(futures):
                 # fetched while the others run; a failed task raises its exception here
-                results[future.key] = future.result()
+                index = position[future.key]
+                results[index] = future.result()
+                fits.finished(index)
+                done(index, results[index])
                 bar.update()
-        return [results[future.key] for future in futures]
+        return [results[index] for index in range(len(futures))]
     except BaseException:                    # a failed task, Ctrl-C: stop the rest
         client.cancel(futures)
         raise
@@ -126,15 +170,86 @@ def _apply(function, item):
 
 
 class _PinnedTask:
-    """``function(item)`` with the thread pools pinned to ``threads`` while it runs."""
+    """``function(item)`` of an (index, item) pair with the thread pools pinned to
+    ``threads`` while it runs, its fits' epochs reported when ``follow``."""
 
-    def __init__(self, function, threads: int):
+    def __init__(self, function, threads: int, follow: bool = False):
         self.function = function
         self.threads = threads
+        self.follow = follow
 
-    def __call__(self, item):
-        with pinned_threads(self.threads):
+    def __call__(self, indexed):
+        index, item = indexed
+        with pinned_threads(self.threads), self._epochs(index):
             return self.function(item)
+
+    def _epochs(self, index):
+        if not self.follow or importlib.util.find_spec("torch") is None:
+            return contextlib.nullcontext()   # no networks to follow
+        from surrogates.train import on_epoch
+
+        return on_epoch(functools.partial(_send_epoch, index))
+
+
+def _send_epoch(index: int, info: dict) -> None:
+    message = {"task": index, **info}
+    if _SERIAL_LISTENER:
+        _SERIAL_LISTENER[-1](message)
+        return
+    from distributed import get_worker
+
+    try:
+        get_worker().log_event(EPOCH_TOPIC, message)
+    except ValueError:                       # not in a worker after all: nobody listens
+        pass
+
+
+class _FitBars:
+    """One tqdm bar per task whose network is training: epochs out of the most that
+    will run (early stopping may end it sooner), losses and the best validation."""
+
+    def __init__(self, label: str, name, enabled: bool):
+        self.label, self.name, self.enabled = label, name, enabled
+        self.titles, self.bars = {}, {}
+        self.lock = threading.Lock()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        with self.lock:
+            for bar in self.bars.values():
+                bar.close()
+            self.bars.clear()
+
+    def named(self, index: int, item) -> None:
+        if self.enabled:
+            self.titles[index] = self.name(item) if self.name else f"{self.label} {index + 1}"
+
+    def update(self, message: dict) -> None:
+        from tqdm.auto import tqdm
+
+        index = message["task"]
+        with self.lock:
+            bar = self.bars.get(index)
+            if bar is None or bar.total != message["epochs"]:
+                if bar is not None:          # a task that trains several networks
+                    bar.close()
+                bar = self.bars[index] = tqdm(
+                    total=message["epochs"], unit="epoch", leave=False,
+                    desc=f"  {self.titles.get(index, index)} ({message['model']})")
+            validation = message["validation"]
+            bar.set_postfix(train=f"{message['train']:.4g}",
+                            validation="-" if validation is None else f"{validation:.4g}",
+                            best=f"{message['best']:.4g}@{message['best_epoch']}",
+                            refresh=False)
+            bar.update(message["epoch"] - bar.n)
+
+    def finished(self, index: int) -> None:
+        with self.lock:
+            bar = self.bars.pop(index, None)
+            if bar is not None:
+                bar.close()
 
 
 @contextlib.contextmanager
@@ -307,7 +422,7 @@ def predict_tiles(solver, case, *, tile_cells: int = 5000, scheduler: str = "loc
     tiles = _Tiles(case.without_observations(), tile_cells)   # predict() never reads them
     parts = run_tasks(functools.partial(_predict_fields, solver), tiles, scheduler=scheduler,
                       workers=workers, threads=threads, progress=progress,
-                      label=f"{solver.name} tiles")
+                      label=f"{solver.name} tiles", follow_fits=False)
     first = parts[0]
     compaction = (np.concatenate([p["compaction"] for p in parts], axis=1)
                   if first["compaction"] is not None else None)

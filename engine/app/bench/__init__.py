@@ -2,12 +2,14 @@
 the report a hydrogeologist reads.
 
     landsub bench [CASE] [--solvers a,b,...] [--split spatial:0.7|temporal:DATE|both:F:DATE]
-                  [--preset P] [--seed S] [--option SOLVER:KEY=VALUE] [--force] --out DIR
+                  [--preset P] [--seed S] [--option SOLVER:KEY=VALUE] [--force]
+                  [--scheduler local|serial|tcp://...] [--workers N] --out DIR
 
 CASE is a case manifest (TOML) or a built-in twin, ``beijing:<size>[:<seed>]`` (made
 once into the cache folder, ~30 s for small). Modules: ``runner`` (fit, predict,
 commit, resume), ``metrics`` (the tidy table), ``figures``, ``claims`` (the seminar's
-claims), ``report``.
+claims), ``report``. The solvers run as Dask tasks (``--scheduler``, ``--workers``, as
+in ``landsub whatif``); the results do not depend on either.
 """
 
 from __future__ import annotations
@@ -61,8 +63,10 @@ def resolve_case(spec: str, log=print) -> Path:
 
 def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None, seed=0,
           options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
-          max_horizon=MAX_HORIZON, command="landsub bench", log=print) -> dict:
-    """Run the bench and write every output; returns {"table", "runs", "claims", "report"}."""
+          max_horizon=MAX_HORIZON, command="landsub bench", log=print, scheduler="local",
+          workers=None, progress=True) -> dict:
+    """Run the bench and write every output; returns {"table", "runs", "claims", "report"}.
+    ``scheduler``, ``workers``: where the solvers run (``runner.run_solvers``)."""
     import pandas as pd
 
     from engine.app.bench.claims import seminar_claims
@@ -90,7 +94,8 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     plan = Plan(case=str(manifest), case_name=case.name, split=split.to_dict(), solvers=names,
                 preset=preset, seed=seed,
                 options={n: solver_options(n, preset, seed, given[n]) for n in names})
-    run_solvers(case, split, plan, out, force=force, log=log)
+    run_solvers(case, split, plan, out, force=force, log=log, scheduler=scheduler,
+                workers=workers, progress=progress)
 
     runs = load_runs(out, plan.solvers)
     observed = case.observations.displacement
@@ -150,11 +155,18 @@ def main_bench(argv) -> int:
                    help="R² threshold of the prediction horizon")
     p.add_argument("--max-horizon", type=int, default=MAX_HORIZON, help="months")
     p.add_argument("--force", action="store_true", help="start afresh instead of resuming")
+    p.add_argument("--scheduler", default="local", help='"local" (a Dask cluster on this '
+                   'machine), "serial" (one solver after the other, here) or a scheduler '
+                   "address tcp://host:port")
+    p.add_argument("--workers", type=int, help="worker processes of the local cluster "
+                                               "(default: the CPU count, at most one per "
+                                               "solver)")
     p.add_argument("--out", default="bench-out", help="output folder")
     args = p.parse_args(argv)
     return run_command("landsub bench", lambda: bench(
         args.case, args.solvers.split(","), args.split, args.out, args.preset, args.seed,
         parse_solver_options(args.option), args.force, args.threshold, args.max_horizon,
-        command="landsub bench " + shlex.join(argv)),
+        command="landsub bench " + shlex.join(argv), scheduler=args.scheduler,
+        workers=args.workers),
         on_interrupt="run the same command again to resume")
 

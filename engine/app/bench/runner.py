@@ -6,15 +6,19 @@ The run folder holds
     results.h5        one Result group per finished solver (DESIGN.md layout)
     solvers/<name>/   run.json (fit report, fit and predict seconds), model/ (if trained)
 
-A solver is committed when its group lands in results.h5 (the write is atomic, and
-run.json and the model are written before it), so a bench killed at any moment
-resumes with the first solver that has no group; ``force`` starts afresh. A folder
+The solvers run as tasks of ``engine.app.distributed.run_tasks`` (a local Dask cluster
+by default, one thread per task, so a result does not depend on how many run at once).
+A task fits, predicts and writes its solver's folder (run.json, model/); this process
+then commits it: its group lands in results.h5 (an atomic write, one at a time, as each
+task finishes, after the task wrote run.json and the model), so a bench killed at any
+moment resumes with the solvers that have no group; ``force`` starts afresh. A folder
 made for another case, split, preset or seed is refused rather than mixed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -124,9 +128,10 @@ def prepare(out: Path, plan: Plan, force: bool) -> list[str]:
     return done
 
 
-def run_one(case, split: Split, name: str, options: dict, out: Path, log=print) -> dict:
-    """Fit, predict and commit one solver; returns its run record. A fit interrupted
-    with Ctrl-C commits nothing and re-raises KeyboardInterrupt."""
+def fit_one(case, split: Split, name: str, options: dict, out: Path):
+    """Fit and predict one solver and write its folder (run.json, model/): all but the
+    commit. Returns (Result, run record). A fit interrupted with Ctrl-C writes nothing
+    and raises KeyboardInterrupt."""
     from engine.registry import solver_class
     from engine.persistence import save_model
 
@@ -151,26 +156,61 @@ def run_one(case, split: Split, name: str, options: dict, out: Path, log=print) 
               "fit_seconds": fit_seconds, "predict_seconds": predict_seconds,
               "fit_report": report}
     write_json_atomic(folder / RUN_FILE, record)
-    write_result(result, out / RESULTS_FILE, group=name)   # the commit
-    log(f"  {name}: fit {fit_seconds:.1f} s, predict {predict_seconds:.2f} s")
+    return result, record
+
+
+def commit(out: Path, result, record: dict, log=print) -> None:
+    """The commit of a fitted solver: its group lands in results.h5 (in this process
+    only, one at a time: HDF5 files take one writer)."""
+    write_result(result, out / RESULTS_FILE, group=record["solver"])
+    log(f"  {record['solver']}: fit {record['fit_seconds']:.1f} s, predict "
+        f"{record['predict_seconds']:.2f} s")
+
+
+def run_one(case, split: Split, name: str, options: dict, out: Path, log=print) -> dict:
+    """Fit, predict and commit one solver here; returns its run record."""
+    result, record = fit_one(case, split, name, options, out)
+    commit(out, result, record, log)
     return record
 
 
+class _SolverTask:
+    """A run_tasks function: (name, options) -> fit_one on the bench's case and split
+    (sent to each worker once)."""
+
+    def __init__(self, case, split: Split, out: Path):
+        self.case, self.split, self.out = case, split, out
+
+    def __call__(self, job):
+        name, options = job
+        return fit_one(self.case, self.split, name, options, self.out)
+
+
 def run_solvers(case, split: Split, plan: Plan, out: Path, force: bool = False,
-                log=print) -> None:
-    """Run every solver of ``plan`` not yet committed in ``out``."""
+                log=print, scheduler: str = "local", workers: int | None = None,
+                progress: bool = True) -> None:
+    """Run every solver of ``plan`` not yet committed in ``out``, as tasks on
+    ``scheduler`` ("local": a cluster of ``workers`` processes, default one per core up
+    to one per solver; "serial": here, one after the other; or a scheduler address),
+    committing each as it finishes."""
+    from engine.app.distributed import run_tasks
+
     done = prepare(out, plan, force)
     if done:
         log(f"resuming {out}: {', '.join(done)} already done")
     todo = [s for s in plan.solvers if s not in done]
-    try:
-        from tqdm import tqdm
-        progress = tqdm(todo, desc="bench", unit="solver", leave=False)
-    except ImportError:  # pragma: no cover - tqdm is a dependency
-        progress = todo
-    for name in progress:
-        log(f"{name}: fitting and predicting on {case.n_cells} cells x {case.n_times} times")
-        run_one(case, split, name, plan.options.get(name, {}), out, log)
+    if not todo:
+        return
+    if scheduler == "local" and workers is None:
+        workers = min(os.cpu_count() or 1, len(todo))
+    where = "here" if scheduler == "serial" else (
+        f"on {workers} local worker(s)" if scheduler == "local" else f"on {scheduler}")
+    log(f"fitting and predicting {len(todo)} solver(s) {where} on {case.n_cells} cells x "
+        f"{case.n_times} times: {', '.join(todo)}")
+    run_tasks(_SolverTask(case, split, out), [(n, plan.options.get(n, {})) for n in todo],
+              scheduler=scheduler, workers=workers, threads=1, progress=progress,
+              label="bench", name=lambda job: job[0],
+              on_result=lambda index, outcome: commit(out, *outcome, log=log))
 
 
 def load_runs(out: Path, solvers: list[str]) -> dict:
