@@ -61,6 +61,30 @@ def resolve_case(spec: str, log=print) -> Path:
     return manifest
 
 
+def check_arguments(out, split_text: str, threshold, max_horizon, seed) -> Path:
+    """Refuse, before the case is read or any solver runs, what the end of a bench could
+    not use: an R² threshold outside (0, 1) (R² never exceeds 1), a horizon under one
+    month, a negative seed, a split without a test part, an --out that is not a folder
+    this process can write."""
+    import math
+
+    from engine.atomic import check_output
+
+    if not (isinstance(threshold, (int, float)) and math.isfinite(threshold)
+            and 0 < threshold < 1):
+        raise InputError("--threshold", str(threshold), "the R² threshold must be a number "
+                         "between 0 and 1 (R² is at most 1)")
+    if isinstance(max_horizon, bool) or not isinstance(max_horizon, int) or max_horizon < 1:
+        raise InputError("--max-horizon", str(max_horizon), "must be a whole number of months "
+                         ">= 1")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError("--seed", str(seed), "must be a whole number >= 0")
+    if str(split_text).strip().lower() == "none":
+        raise InputError("--split", str(split_text), "a bench scores predictions on held-out "
+                         "cells or times: use spatial:F, temporal:DATE or both:F:DATE")
+    return check_output(out, "folder")
+
+
 def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None, seed=0,
           options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
           max_horizon=MAX_HORIZON, command="landsub bench", log=print, scheduler="local",
@@ -80,7 +104,7 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     from engine.registry import solver_class
 
     started = time.perf_counter()
-    out = Path(out)
+    out = check_arguments(out, split_text, threshold, max_horizon, seed)
     manifest = resolve_case(case_spec, log)
     case = load_case(manifest)
     if case.observations.displacement is None:
