@@ -4,13 +4,16 @@ Every writer here puts the new content under a temporary name beside the target 
 the final rename stays within one file system), flushes it to disk and only then
 renames it onto the target. A crash or an exception at any moment leaves either the old
 target or the new one, never half of one, and no temporary name behind (after a hard
-kill, a dot-named temporary may remain; it never shadows a target).
+kill, a dot-named temporary may remain; it never shadows a target, and the next write
+in that folder sweeps it: ``sweep``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import uuid
 from contextlib import contextmanager
@@ -20,6 +23,48 @@ from pathlib import Path
 def _beside(path: Path, suffix: str) -> Path:
     """A fresh hidden name in ``path``'s folder, unique to this process and call."""
     return path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{suffix}")
+
+
+#: the temporary names of ``_beside``: .NAME.PID.HEX.SUFFIX
+_TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\."
+                        r"(?P<suffix>tmp|partial|old|probe)$")
+
+
+def sweep(folder: Path) -> None:
+    """Remove the temporaries that killed processes left in ``folder`` (their pid is no
+    longer running), so that a SIGKILL's leftovers go with the next write there."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        match = _TEMPORARY.match(entry.name)
+        if not match or _alive(int(match.group("pid"))):
+            continue
+        target = Path(folder) / match.group("name")
+        if match.group("suffix") == "old" and not os.path.lexists(target):
+            # killed between moving the old folder aside and renaming the new one in:
+            # the old one is the last whole version, so it comes back
+            with contextlib.suppress(OSError):
+                os.rename(entry.path, target)
+            continue
+        if entry.is_dir(follow_symlinks=False):
+            shutil.rmtree(entry.path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:       # someone else's process: alive
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:
@@ -37,6 +82,7 @@ def replacing(path):
     onto ``path``; on an exception it is removed and ``path`` is left as it was."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    sweep(path.parent)
     tmp = _beside(path, "tmp")
     try:
         yield tmp
@@ -73,6 +119,7 @@ def replacing_folder(folder):
     ``folder`` is left as it was."""
     folder = Path(folder)
     folder.parent.mkdir(parents=True, exist_ok=True)
+    sweep(folder.parent)
     partial = _beside(folder, "partial")
     old = _beside(folder, "old")
     try:

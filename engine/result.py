@@ -232,12 +232,21 @@ def read_result(path, group: str | None = None) -> Result:
             displacement=np.asarray(g.variables["displacement"][...], dtype=np.float64),
             compaction=compaction,
             aquifers=aquifers,
-            options=json.loads(attrs.get("options", "{}")),
-            split=json.loads(attrs.get("split", "null")),
+            options=_json_attr(attrs, "options", "{}", path, where),
+            split=_json_attr(attrs, "split", "null", path, where),
             wall_seconds=float(attrs.get("wall_seconds", 0.0)),
             landsub_version=str(attrs.get("landsub_version", "")),
             created=str(attrs.get("created", "")),
         )
+
+
+def _json_attr(attrs: dict, key: str, default: str, path: Path, where: str):
+    text = attrs.get(key, default)
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        raise InputError(path, f"{where}attrs.{key}", f"{str(text)[:80]!r} is not JSON: not a "
+                         "result landsub wrote") from None
 
 
 def _strings(variable) -> list[str]:

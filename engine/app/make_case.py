@@ -17,6 +17,7 @@ from cases.from_data import FromData, make_case_from_data
 from cases.readers import INSAR_FORMATS
 from cases.readers.points import LOS_SIGNS, METRES_PER_UNIT
 from cases.readers.resample import FREQS
+from engine.atomic import check_output, replacing_folder
 from engine.errors import run_command
 
 
@@ -48,13 +49,27 @@ def add_from_data_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def run_from_data(args) -> int:
-    req = FromData(insar=args.insar, wells=args.wells, out=args.out,
-                   insar_format=args.insar_format, insar_unit=args.insar_unit,
-                   los_sign=args.los_sign, crs=args.crs, extensometers=args.extensometers,
-                   stratigraphy=args.stratigraphy, params=args.params, freq=args.freq)
-    manifest = make_case_from_data(req)
-    print(f"case written to {manifest}; summary {Path(req.out) / 'summary.md'}, "
-          f"map {Path(req.out) / 'map.png'}")
+    out = check_output(args.out, "folder")
+    with replacing_folder(out) as partial:
+        req = FromData(insar=args.insar, wells=args.wells, out=str(partial),
+                       insar_format=args.insar_format, insar_unit=args.insar_unit,
+                       los_sign=args.los_sign, crs=args.crs, extensometers=args.extensometers,
+                       stratigraphy=args.stratigraphy, params=args.params, freq=args.freq)
+        manifest = make_case_from_data(req)
+    print(f"case written to {out / manifest.name}; summary {out / 'summary.md'}, "
+          f"map {out / 'map.png'}")
+    return 0
+
+
+def _make_twin_whole(out, *args):
+    """``make_twin`` into a temporary folder renamed onto ``out`` at the end, so that a
+    make-case killed or failing half-way leaves the previous case (or none), never a
+    case without its truth, figures or README, or a mix of two seeds."""
+    out = check_output(out, "folder")
+    with replacing_folder(out) as partial:
+        # the log names the folder the user asked for, not its temporary name
+        make_twin(partial, *args, log=lambda text: print(str(text).replace(str(partial),
+                                                                           str(out))))
     return 0
 
 
@@ -85,6 +100,6 @@ def main_make_case(argv) -> int:
     p.add_argument("--arrays", choices=("auto", "csv", "hdf5"), default="auto")
     p.add_argument("--out", required=True, help="output folder")
     args = p.parse_args(argv)
-    return run_command("landsub make-case beijing", lambda: make_twin(
+    return run_command("landsub make-case beijing", lambda: _make_twin_whole(
         args.out, args.size, args.seed, args.heads, args.scenario, args.until, args.settings,
         args.arrays))
