@@ -16,8 +16,9 @@ processes on a shared machine disturb less. Runs with 1 and 2 Numba threads, bes
 Writes benchmarks/results/consolidation.json and prints a table. ``--check`` writes
 nothing and exits 1 unless the README's readings hold as ratios within the one run
 (1 and 2 threads interleaved, best of 5 each): 2 threads faster than 1 (>= 1.1x;
-README: 1.7x seasonal, 1.6x decline, at 1e5 cells) and the monotone decline faster per node-step than
-the seasonal history (README: 1.7x), with the same displacement whatever the threads.
+README: 1.7x seasonal, 1.6x decline, at 1e5 cells) and the monotone decline faster per
+node-step than the seasonal history (README: 1.7x), with the same compaction whatever
+the threads.
 """
 
 from __future__ import annotations

@@ -115,7 +115,8 @@ def run(args) -> int:
         outputs[workers] = runs
         timings[workers] = {"ensemble_seconds": seconds, "startup_seconds": startup}
         print(f"{workers} worker(s): ensemble {seconds:.1f} s (cluster start-up {startup:.1f} s)")
-    identical = all(np.array_equal(a.baseline, b.baseline) and np.array_equal(a.scenario, b.scenario)
+    identical = all(np.array_equal(a.baseline, b.baseline)
+                    and np.array_equal(a.scenario, b.scenario)
                     for a, b in zip(outputs[1], outputs[2]))
     speedup = timings[1]["ensemble_seconds"] / timings[2]["ensemble_seconds"]
     print(f"{args.solver} x {args.members} members ({how}): speed-up {speedup:.2f}x; "

@@ -6,8 +6,9 @@ system, no-delay beds and coarse skeleton, 120 monthly steps of a seasonal decli
 delay bed; at that resolution the Numba default scheme is the more accurate one (its
 error on terzaghi-step is 0.19 % of ultimate against CSUB's 0.81 %), so the speed ratio
 is taken at equal or better accuracy. Reported: wall seconds of predict() for each,
-their ratio per cell-step (terzaghi: best of 3; MODFLOW: one run, minutes), and, on the smallest case, each solver's max difference from
-a converged reference (terzaghi, 159 nodes, 16 sub-steps).
+their ratio per cell-step (terzaghi: best of 3; MODFLOW: one run, minutes), and, on the
+smallest case, each solver's max difference from a converged reference (terzaghi, 159
+nodes, 16 sub-steps).
 
     python benchmarks/physics_vs_modflow.py [--cells 100 1000 10000]
     python benchmarks/physics_vs_modflow.py --check      # CI: 1,000 cells, ~1 minute
