@@ -1,0 +1,122 @@
+"""The differentiable twin of ``terzaghi`` (surrogates/differentiable/consolidation.py):
+forward agreement with the Numba solver, the smoothed switch within its stated bound,
+gradients against finite differences; and the ``dpl:terzaghi`` solver."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from engine.caseio import load_case
+from engine.conformance import conformance_case
+from physics.calibration.parameters import KINDS, ParameterSpace
+from physics.solver import TerzaghiSolver
+from surrogates.differentiable import consolidation as twin
+
+ROOT = Path(__file__).resolve().parents[1]
+VERIFICATION = sorted((ROOT / "cases" / "verification").glob("*.toml"))
+TINY = Path.home() / ".cache" / "landsub" / "beijing-tiny-seed0" / "case.toml"
+#: m: the twin must match terzaghi this closely (measured: 3e-15 m at most)
+FORWARD_TOLERANCE_M = 1.0e-9
+SMOOTHING_M = 0.05
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # small batched ops: one thread is faster and, on a shared machine, far steadier
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_twin(tmp_path_factory):
+    if TINY.exists():
+        return load_case(TINY)
+    from cases.beijing.make import make_twin
+    out = make_twin(tmp_path_factory.mktemp("tiny"), size="tiny", seed=0)
+    return load_case(out["manifest"])
+
+
+@pytest.mark.parametrize("path", VERIFICATION, ids=lambda p: p.stem)
+def test_forward_matches_terzaghi_on_verification_cases(path):
+    case = load_case(path)
+    reference = TerzaghiSolver().predict(case)
+    compaction = twin.simulate_case(case)
+    assert np.abs(compaction - reference.compaction).max() <= FORWARD_TOLERANCE_M
+    assert np.abs(-compaction.sum(axis=0) - reference.displacement).max() <= FORWARD_TOLERANCE_M
+    # the smoothed switch stays within delta/2 (Sskv - Sske) b count of the sharp one
+    smoothed = twin.simulate_case(case, smoothing=SMOOTHING_M)
+    _, _, sediments = twin.case_tensors(case)
+    bound = twin.smoothing_bound(sediments, SMOOTHING_M).numpy()
+    difference = np.abs(smoothed.sum(axis=0) - compaction.sum(axis=0)).max(axis=1)
+    assert np.all(difference <= bound + 1e-12)
+
+
+def test_forward_matches_terzaghi_on_the_tiny_twin(tiny_twin):
+    reference = TerzaghiSolver().predict(tiny_twin)
+    compaction = twin.simulate_case(tiny_twin)
+    assert np.abs(-compaction.sum(axis=0) - reference.displacement).max() <= FORWARD_TOLERANCE_M
+
+
+def _small(case, cells=2, months=12):
+    case = case.take_cells(np.arange(cells))
+    return replace(case, times=case.times[:months],
+                   aquifers=tuple(replace(a, head=a.head[:, :months]) for a in case.aquifers))
+
+
+@pytest.mark.parametrize("source,smoothing", [
+    ("three-aquifer-column", 0.0), ("conformance", 0.0), ("conformance", SMOOTHING_M)])
+def test_gradients_match_finite_differences(source, smoothing):
+    """d(final compaction of each aquifer)/d(parameters) by autograd (through the
+    checkpointed time chunks) against torch's finite differences, for every calibrated
+    kind: interbed_thickness, kv, sskv, sske (log multipliers), preconsolidation_offset."""
+    case = (load_case(ROOT / "cases" / "verification" / f"{source}.toml")
+            if source != "conformance" else conformance_case())
+    case = _small(case, months=24 if source == "conformance" else 12)
+    space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
+    heads, days, sediments = twin.case_tensors(case)
+    values = torch.tensor(np.random.default_rng(0).normal(0.0, 0.1, (space.size, case.n_cells)))
+    # an offset that makes every bed start overconsolidated: the switch is crossed
+    values[space.kind == "preconsolidation_offset"] = 0.5
+
+    def final(v):
+        changed = twin.with_parameters(sediments, space.aquifer, space.kind, v)
+        return twin.compaction(heads, days, changed, smoothing=smoothing,
+                               checkpoint=5)[:, :, -1]
+
+    assert torch.autograd.gradcheck(final, (values.requires_grad_(True),), eps=1e-6,
+                                    atol=1e-8, rtol=1e-5)
+
+
+def test_checkpointed_gradients_equal_plain_ones():
+    case = _small(load_case(ROOT / "cases" / "verification" / "three-aquifer-column.toml"),
+                  cells=3, months=30)
+    space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
+    heads, days, sediments = twin.case_tensors(case)
+    grads = []
+    for chunk in (0, 7):
+        v = torch.zeros(space.size, case.n_cells, dtype=torch.float64, requires_grad=True)
+        changed = twin.with_parameters(sediments, space.aquifer, space.kind, v)
+        (twin.compaction(heads, days, changed, checkpoint=chunk) ** 2).sum().backward()
+        grads.append(v.grad)
+    assert torch.equal(grads[0], grads[1])
+
+
+def test_parameters_apply_as_the_calibration_does():
+    """with_parameters (torch) == ParameterSpace.apply (numpy) then the forward run."""
+    case = _small(load_case(ROOT / "cases" / "verification" / "three-aquifer-column.toml"),
+                  cells=3, months=24)
+    space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
+    values = np.random.default_rng(1).normal(0.0, 0.3, (space.size, case.n_cells))
+    expected = TerzaghiSolver().predict(space.apply(case, values)).compaction
+    heads, days, sediments = twin.case_tensors(case)
+    with torch.no_grad():
+        got = twin.compaction(heads, days, twin.with_parameters(
+            sediments, space.aquifer, space.kind, torch.tensor(values))).numpy()
+    assert np.abs(got - expected).max() <= FORWARD_TOLERANCE_M
