@@ -84,8 +84,9 @@ def judge_case(folder: Path) -> str:
         load_case(folder / "case.toml")
     except Exception as e:  # noqa: BLE001
         return f"BROKEN ({type(e).__name__})"
-    missing = [p for p in ("README.md", "figures", "truth/generation.json")
-               if not (folder / p).exists()]
+    missing = [
+        p for p in ("README.md", "figures", "truth/generation.json") if not (folder / p).exists()
+    ]
     return f"BROKEN (loads without {', '.join(missing)})" if missing else "whole"
 
 
@@ -93,20 +94,69 @@ def commands(work: Path, case: Path, scenario: Path) -> dict:
     """name -> (argv, output path, judge(output) -> state)."""
     landsub = [sys.executable, "-m", "engine.app.cli"]
     return {
-        "run": (landsub + ["run", str(case), "--solver", "terzaghi", "--out",
-                           str(work / "run" / "r.h5")], work / "run" / "r.h5", judge_result),
-        "fit": (landsub + ["fit", str(case), "--solver", "lstm", "--preset", "fast",
-                           "--option", "lstm:epochs=5", "--out", str(work / "fit")],
-                work / "fit" / "model", judge_model),
-        "bench": (landsub + ["bench", str(case), "--solvers", "terzaghi,trend", "--scheduler",
-                             "serial", "--force", "--out", str(work / "bench")],
-                  work / "bench" / "results.h5", judge_result),
-        "whatif": (landsub + ["whatif", str(case), "--scenario", str(scenario), "--solvers",
-                              "terzaghi", "--members", "2", "--scheduler", "serial", "--out",
-                              str(work / "whatif")], work / "whatif" / "whatif.h5",
-                   judge_result),
-        "make-case": (landsub + ["make-case", "beijing", "--size", "tiny", "--out",
-                                 str(work / "twin")], work / "twin", judge_case),
+        "run": (
+            landsub
+            + ["run", str(case), "--solver", "terzaghi", "--out", str(work / "run" / "r.h5")],
+            work / "run" / "r.h5",
+            judge_result,
+        ),
+        "fit": (
+            landsub
+            + [
+                "fit",
+                str(case),
+                "--solver",
+                "lstm",
+                "--preset",
+                "fast",
+                "--option",
+                "lstm:epochs=5",
+                "--out",
+                str(work / "fit"),
+            ],
+            work / "fit" / "model",
+            judge_model,
+        ),
+        "bench": (
+            landsub
+            + [
+                "bench",
+                str(case),
+                "--solvers",
+                "terzaghi,trend",
+                "--scheduler",
+                "serial",
+                "--force",
+                "--out",
+                str(work / "bench"),
+            ],
+            work / "bench" / "results.h5",
+            judge_result,
+        ),
+        "whatif": (
+            landsub
+            + [
+                "whatif",
+                str(case),
+                "--scenario",
+                str(scenario),
+                "--solvers",
+                "terzaghi",
+                "--members",
+                "2",
+                "--scheduler",
+                "serial",
+                "--out",
+                str(work / "whatif"),
+            ],
+            work / "whatif" / "whatif.h5",
+            judge_result,
+        ),
+        "make-case": (
+            landsub + ["make-case", "beijing", "--size", "tiny", "--out", str(work / "twin")],
+            work / "twin",
+            judge_case,
+        ),
     }
 
 
@@ -119,17 +169,18 @@ def run_to_end(argv) -> float:
 
 
 def kill_once(argv, delay: float) -> None:
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               cwd=ROOT, start_new_session=True)
+    process = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT, start_new_session=True
+    )
     try:
         process.wait(timeout=delay)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)   # its own session: the command and children
+        os.killpg(process.pid, signal.SIGKILL)  # its own session: the command and children
         process.wait()
 
 
 def kills(work: Path, name: str, argv, output: Path, judge, count: int, rng) -> dict:
-    duration = run_to_end(argv)            # the earlier, complete output
+    duration = run_to_end(argv)  # the earlier, complete output
     states: dict[str, int] = {}
     left = 0
     for _ in range(count):
@@ -138,12 +189,18 @@ def kills(work: Path, name: str, argv, output: Path, judge, count: int, rng) -> 
         states[state] = states.get(state, 0) + 1
         left += bool(leftovers(output.parent))
     run_to_end(argv)
-    return {"command": name, "kills": count, "seconds_per_run": round(duration, 1),
-            "states": states, "kills_leaving_temporaries": left,
-            "temporaries_after_next_run": leftovers(output.parent)}
+    return {
+        "command": name,
+        "kills": count,
+        "seconds_per_run": round(duration, 1),
+        "states": states,
+        "kills_leaving_temporaries": left,
+        "temporaries_after_next_run": leftovers(output.parent),
+    }
 
 
 # -- disk full ---------------------------------------------------------------------------
+
 
 def disk_full(work: Path, case: Path) -> list[dict]:
     """Every writer run with ENOSPC injected at its writes, in this process."""
@@ -155,7 +212,7 @@ def disk_full(work: Path, case: Path) -> list[dict]:
     from engine.app.cli import main
 
     rows = []
-    real_open, real_replace, real_rename = builtins.open, os.replace, Path.rename
+    real_open = builtins.open
 
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -166,16 +223,39 @@ def disk_full(work: Path, case: Path) -> list[dict]:
         return real_open(file, mode, *args, **kwargs)
 
     writers = {
-        "run (result)": ["run", str(case), "--solver", "terzaghi", "--out", str(work / "df" / "r.h5")],
-        "fit (model, result, report)": ["fit", str(case), "--solver", "trend", "--out",
-                                        str(work / "df" / "fit")],
-        "bench (results, metrics, figures)": ["bench", str(case), "--solvers", "trend",
-                                              "--scheduler", "serial", "--out", str(work / "df" / "bench")],
+        "run (result)": [
+            "run",
+            str(case),
+            "--solver",
+            "terzaghi",
+            "--out",
+            str(work / "df" / "r.h5"),
+        ],
+        "fit (model, result, report)": [
+            "fit",
+            str(case),
+            "--solver",
+            "trend",
+            "--out",
+            str(work / "df" / "fit"),
+        ],
+        "bench (results, metrics, figures)": [
+            "bench",
+            str(case),
+            "--solvers",
+            "trend",
+            "--scheduler",
+            "serial",
+            "--out",
+            str(work / "df" / "bench"),
+        ],
         "atomic.write_text": None,
     }
     for name, argv in writers.items():
-        for how, patches in (("rename fails", [(os, "replace", full), (Path, "rename", full)]),
-                             ("open for writing fails", [(builtins, "open", failing_open)])):
+        for how, patches in (
+            ("rename fails", [(os, "replace", full), (Path, "rename", full)]),
+            ("open for writing fails", [(builtins, "open", failing_open)]),
+        ):
             saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
             err = io.StringIO()
             try:
@@ -184,8 +264,10 @@ def disk_full(work: Path, case: Path) -> list[dict]:
                 with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
                     if argv is None:
                         from engine.errors import run_command
-                        code = run_command("atomic", lambda: atomic.write_text(
-                            work / "df" / "t.txt", "x"))
+
+                        code = run_command(
+                            "atomic", lambda: atomic.write_text(work / "df" / "t.txt", "x")
+                        )
                     else:
                         code = main(argv)
                 outcome = f"exit {code}"
@@ -195,9 +277,15 @@ def disk_full(work: Path, case: Path) -> list[dict]:
                 for obj, attr, value in saved:
                     setattr(obj, attr, value)
             lines = [line for line in err.getvalue().splitlines() if line.strip()]
-            rows.append({"writer": name, "fault": how, "outcome": outcome,
-                         "message": (lines or [""])[-1][:200],
-                         "temporaries": leftovers(work / "df") if (work / "df").exists() else []})
+            rows.append(
+                {
+                    "writer": name,
+                    "fault": how,
+                    "outcome": outcome,
+                    "message": (lines or [""])[-1][:200],
+                    "temporaries": leftovers(work / "df") if (work / "df").exists() else [],
+                }
+            )
     return rows
 
 
@@ -206,7 +294,9 @@ def main_faults() -> int:
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--make-case-kills", type=int, default=5)
     p.add_argument("--only", nargs="*")
-    p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "reliability_faults.json"))
+    p.add_argument(
+        "--out", default=str(ROOT / "benchmarks" / "results" / "reliability_faults.json")
+    )
     args = p.parse_args()
     from cases.synthetic import synthetic_case
     from engine.caseio import write_case
@@ -216,8 +306,10 @@ def main_faults() -> int:
         work = Path(tmp)
         case = write_case(synthetic_case(n_cells=8, n_months=24, seed=1), work / "case")
         scenario = work / "up.toml"
-        scenario.write_text('name = "up"\nuntil = "2007-12"\n[[heads]]\naquifer = "all"\n'
-                            'start = "2007-01"\nend = "2007-06"\noffset = 1.0\n')
+        scenario.write_text(
+            'name = "up"\nuntil = "2007-12"\n[[heads]]\naquifer = "all"\n'
+            'start = "2007-01"\nend = "2007-06"\noffset = 1.0\n'
+        )
         table = []
         for name, (argv, output, judge) in commands(work, case, scenario).items():
             if args.only and name not in args.only:

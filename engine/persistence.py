@@ -132,7 +132,8 @@ def safetensors_header(path) -> dict[str, tuple[str, tuple[int, ...]]]:
         if name == "__metadata__":
             continue
         try:
-            dtype, shape, (start, stop) = entry["dtype"], tuple(entry["shape"]), entry["data_offsets"]
+            dtype, shape = entry["dtype"], tuple(entry["shape"])
+            start, stop = entry["data_offsets"]
             count = 1
             for n in shape:
                 count *= int(n)

@@ -214,8 +214,8 @@ def test_output_paths_are_checked_before_any_work(tmp_path):
 
 
 def test_a_model_folder_must_match_its_manifest(tmp_path):
-    from engine.persistence import load_model, save_model
     from cases.synthetic import synthetic_case
+    from engine.persistence import load_model, save_model
 
     case = synthetic_case(n_cells=6, n_months=24, seed=1)
     solver = make_solver("trend")
