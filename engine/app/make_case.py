@@ -8,7 +8,6 @@ plain functions; only their arguments are parsed here.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from cases import from_data
 from cases.beijing.make import HEADS, make_twin
