@@ -222,3 +222,20 @@ def test_residual_on_a_calibrated_physics_parses():
     assert cls.neural_class.name == "lstm" and t.estimates_parameters(cls)
     assert not t.estimates_parameters(solver_class("residual:terzaghi+lstm"))
 
+
+
+@pytest.mark.slow
+def test_residual_on_a_calibrated_physics_fits_and_round_trips(tmp_path):
+    from engine.persistence import load_model, save_model
+    from engine.split import Split
+
+    case = synthetic_case(n_cells=24, n_months=48, seed=3)
+    split = Split.parse("spatial:0.7", case, seed=0, validation_fraction=0.2)
+    solver = make_solver("residual:calibrated:terzaghi+lstm", preset="fast",
+                         **{"physics.members": 8, "physics.iterations": 2})
+    solver.fit(case, split)
+    predicted = solver.predict(case).displacement
+    save_model(solver, tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    np.testing.assert_array_equal(loaded.predict(case).displacement, predicted)
+    assert t.model_parameters(t.estimated_case(loaded, case))["lag_time"].shape == (3, 24)

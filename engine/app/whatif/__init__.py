@@ -42,6 +42,11 @@ The ensemble (--members M, seeded by --seed)
   same factors apply to baseline and scenario. s_p are the twin's prior spread (the
   generator's [prior] thickness_error, kv_error, storage_error) or, for other cases,
   DEFAULT_SPREAD; --spread overrides either. Member 0 is the unperturbed prior.
+- calibrated physics (calibrated:*): the solver is fitted once on every history
+  observation of the BASELINE case (split "none", seed --seed; saved in
+  DIR/models/<solver>), with a posterior of at least M members (its members option,
+  default 64, raised to M; a smaller one given is refused); member m runs the physics
+  with posterior member m's parameters (``posterior_members``) on both cases.
 - trained solvers (stateful: the networks, residual:..., tfn): member m is the solver
   fitted with seed (--seed + m) on every history observation of the BASELINE case
   (split "none"), then predicting both cases.
@@ -72,12 +77,21 @@ wall_seconds, created. Per solver S:
   multipliers (member, aquifer, parameter): the factors of physics members (1 for
   others). Attributes: solver, kind, ensemble (how members differ), spread (JSON),
   severe_cells.
+On a twin (both cases re-made, each with its truth/), after every solver predicted,
+``engine.app.truth`` scores each solver's effect against the true effect at the
+milestones (area mean, severe-zone mean and maximum with their relative errors, per-cell
+RMSE, band coverage and mean width): group "truth" (effect (cell, time), scores
+(solver, month, metric)) and truth-scores.csv (tidy: solver, month, metric, value;
+only its header for other cases).
 summary.md: per solver, at milestones every 2 years from the scenario start and at
 --until, the difference in mm (area mean, severe-zone mean, min, max over the cells):
-each the ensemble mean of the member's statistic with its 5-95 % band over members.
-figures/: difference-map.png and band-width-map.png (at --until, one panel per
-solver, each on its own colour scale), series-<solver>.png (baseline and scenario, each
-with its 5-95 % band, and the observations) and difference-series-<solver>.png (the
+each the ensemble mean of the member's statistic with its 5-95 % band over members;
+then the table against the truth (or why there is none).
+figures/: difference-map.png (the truth's panel first on a twin) and band-width-map.png
+(at --until, one panel per solver, one colour scale per figure), band-coverage-map.png
+(twins: where the true effect lies below, inside or above each band),
+series-<solver>.png (baseline and scenario, each with its 5-95 % band, and the
+observations) and difference-series-<solver>.png (the
 difference with its band) at the 3 cells of most baseline subsidence and at an
 extensometer site, the scenario start marked.
 """
@@ -125,7 +139,6 @@ from engine.app.whatif.store import (
     summary_months,
     write_store,
 )
-from engine.atomic import check_output
 from engine.errors import InputError, run_command
 
 #: what callers and tests use from the package
@@ -145,7 +158,7 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
     from engine.registry import solver_class
 
     started = time.perf_counter()
-    out = check_output(out, "folder")   # before any case is made or solver runs
+    out = Path(out)
     solvers = [s.strip() for s in (solvers.split(",") if isinstance(solvers, str)
                                    else solvers) if s.strip()]
     if not solvers:
