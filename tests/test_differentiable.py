@@ -120,3 +120,36 @@ def test_parameters_apply_as_the_calibration_does():
         got = twin.compaction(heads, days, twin.with_parameters(
             sediments, space.aquifer, space.kind, torch.tensor(values))).numpy()
     assert np.abs(got - expected).max() <= FORWARD_TOLERANCE_M
+
+
+DPL_OPTIONS = {"epochs": 3, "batch_size": 64, "checkpoint": 12, "hidden": 8}
+
+
+def test_dpl_passes_the_conformance_suite():
+    """Result protocol, determinism, no peeking at test observations (poisoned InSAR
+    and extensometers), predict without observations, save/load round trip."""
+    from engine.conformance import check_solver
+    passed = check_solver("dpl:terzaghi", **DPL_OPTIONS)
+    assert {"no peeking", "determinism", "save/load"} <= set(passed)
+
+
+def test_dpl_saves_its_learned_parameters(tmp_path):
+    from safetensors.numpy import load_file
+
+    from engine.conformance import conformance_case
+    from engine.persistence import load_model, save_model
+    from engine.registry import make_solver
+    from engine.split import Split
+
+    case = conformance_case()
+    solver = make_solver("dpl:terzaghi", **DPL_OPTIONS)
+    report = solver.fit(case, Split.parse("temporal:2001-06", case))
+    assert report["extensometer_series"] == 4       # 2 sites x 2 aquifers
+    save_model(solver, tmp_path)
+    values = load_file(tmp_path / "parameters.safetensors")["values"]
+    names, expected = solver.parameters(case)
+    assert np.array_equal(values, expected) and len(names) == values.shape[0]
+    # bounded: ln multipliers within CLIP_SD spreads, the offset in [0, CLIP_SD x 3 m]
+    assert np.all(np.abs(values) <= 4.0 * 3.0)
+    loaded = load_model(tmp_path)
+    assert np.array_equal(loaded.predict(case).displacement, solver.predict(case).displacement)

@@ -1,0 +1,392 @@
+"""``dpl:<physics>``: differentiable parameter learning through the consolidation physics.
+
+A small network reads what is known about a cell without looking at its record: x, y,
+the case's prior sediments (ln of thickness, count, kv, sske, sskv of every
+compressible system), the ln lag time of every interbed system
+(``physics.analytical.lag_time`` with Sskv) and statistics of its aquifer heads over
+the training period (change, deepest drawdown and spread, m). It outputs the five
+calibration parameters of ``physics.calibration.parameters`` per compressible aquifer,
+bounded to the calibration prior's range: ln multipliers of interbed_thickness, kv, sskv
+and sske in +-CLIP_SD prior spreads (tanh), the preconsolidation_offset in
+[0, CLIP_SD x offset_spread] m (sigmoid; a negative offset would be clipped anyway).
+The network starts at the prior (multipliers 1, a small offset).
+
+Training (``fit``), end to end through the torch twin (``consolidation``), with the one
+trainer ``surrogates.train`` (its loss compares each sequence up to a constant): one
+sequence per training cell with InSAR (displacement = -sum of the aquifers'
+compaction), one per extensometer series (that aquifer's compaction), weighted by the
+ratio of their noise levels (capped at EXTENSOMETER_WEIGHT_CAP) so that a sub-mm
+extensometer weighs as its precision says. Only the training part of the split is
+read (``engine.split`` masks through ``physics.calibration.observations.training_data``);
+the validation part drives early stopping. ``predict`` maps every cell, seen or not, by
+the network and runs ``terzaghi`` (the twin matches it to 1e-15 m) with those
+parameters, or the twin itself when a smoothed switch was trained.
+
+Saved model (no pickles): ``config.json`` (options, parameter space, covariate names
+and normalisation, report), ``weights.safetensors`` (the network) and
+``parameters.safetensors`` + ``parameters.json`` (the learned parameters at the fitted
+case's cells, with their names and cell ids, for maps).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from engine import __version__
+from engine.errors import InputError, SolverError
+from engine.registry import register_composition
+from engine.result import Result
+from engine.solver import Solver
+from engine.split import Split
+from physics.analytical import lag_time
+from physics.calibration.observations import training_data
+from physics.calibration.parameters import CLIP_SD, KINDS, ParameterSpace
+from physics.solver import TerzaghiSolver
+from surrogates.differentiable import consolidation as twin
+from surrogates.train import Sequences, resolve_device, torch_threads, train
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "weights.safetensors"
+PARAMETERS_FILE = "parameters.safetensors"
+PARAMETER_NAMES_FILE = "parameters.json"
+#: An extensometer series weighs at most this many InSAR series (noise ratio, capped).
+EXTENSOMETER_WEIGHT_CAP = 10.0
+#: m: the offset the untrained network gives (a little overconsolidation, so that the
+#: sigmoid starts where it has slope).
+INITIAL_OFFSET_M = 0.5
+PHYSICS = {"terzaghi": TerzaghiSolver}
+SPREAD_OPTIONS = {"interbed_thickness": "thickness_spread", "kv": "kv_spread",
+                  "sskv": "sskv_spread", "sske": "sske_spread",
+                  "preconsolidation_offset": "offset_spread"}
+
+
+def covariates(case, until: int) -> tuple[np.ndarray, list[str]]:
+    """[N, F] per-cell covariates and their names; head statistics over times
+    [0, until) (the training period: a forecast must not see later heads' statistics
+    shape the parameters)."""
+    columns, names = [np.asarray(case.cells.x, float), np.asarray(case.cells.y, float)], ["x", "y"]
+    n = case.n_cells
+
+    def add(name, values):
+        columns.append(np.broadcast_to(np.asarray(values, dtype=np.float64), (n,)))
+        names.append(name)
+
+    for a, aquifer in enumerate(case.aquifers):
+        head = np.asarray(aquifer.head[:, :until], dtype=np.float64)
+        add(f"{aquifer.name}.head_change", head[:, -1] - head[:, 0])
+        add(f"{aquifer.name}.deepest_drawdown", head[:, 0] - head.min(axis=1))
+        add(f"{aquifer.name}.head_spread", head.std(axis=1))
+        for j, ib in enumerate(aquifer.interbeds):
+            for key in ("thickness", "count", "kv", "sske", "sskv"):
+                add(f"{aquifer.name}.interbeds[{j}].ln_{key}", np.log(getattr(ib, key)))
+            add(f"{aquifer.name}.interbeds[{j}].ln_lag_time",
+                np.log(lag_time(ib.thickness, ib.kv, ib.sskv)))
+        for label in ("nodelay", "coarse"):
+            m = getattr(aquifer, label)
+            if m is None:
+                continue
+            for key in ("thickness", "sske") + (("sskv",) if label == "nodelay" else ()):
+                add(f"{aquifer.name}.{label}.ln_{key}", np.log(getattr(m, key)))
+    return np.column_stack(columns), names
+
+
+class ParameterNetwork(torch.nn.Module):
+    """Covariates -> bounded calibration parameters, and the twin run on them.
+
+    forward(heads [B, T, A] m, days [B, T] d, covariates [B, F] (normalised), selector
+    [B, A], weight [B], sediment arrays [B] named by ``sediment_keys``) -> [B, T]
+    weight x selector . compaction / scale (the trainer's target units)."""
+
+    def __init__(self, n_covariates: int, space: ParameterSpace, sediment_keys: list,
+                 config: dict, scale: float):
+        super().__init__()
+        self.space, self.sediment_keys, self.config, self.scale = space, sediment_keys, config, scale
+        layers, width = [], n_covariates
+        for _ in range(config["layers"]):
+            layers += [torch.nn.Linear(width, config["hidden"], dtype=torch.float64),
+                       torch.nn.Tanh()]
+            width = config["hidden"]
+        last = torch.nn.Linear(width, space.size, dtype=torch.float64)
+        offset = space.kind == "preconsolidation_offset"
+        bound = CLIP_SD * space.spread
+        with torch.no_grad():
+            last.weight.zero_()
+            last.bias.copy_(torch.as_tensor(np.where(
+                offset, np.log(INITIAL_OFFSET_M / (bound - INITIAL_OFFSET_M)), 0.0)))
+        self.net = torch.nn.Sequential(*layers, last)
+        self.register_buffer("bound", torch.as_tensor(bound))
+        self.register_buffer("offset", torch.as_tensor(offset))
+
+    def parameters_of(self, covariates: torch.Tensor) -> torch.Tensor:
+        """[P, B] calibration parameters (ln multipliers; offset in m)."""
+        raw = self.net(covariates)
+        return torch.where(self.offset, self.bound * torch.sigmoid(raw),
+                           self.bound * torch.tanh(raw)).T
+
+    def sediments(self, arrays: dict) -> twin.Sediments:
+        out = twin.Sediments()
+        for s, (label, a, keys) in enumerate(self.sediment_keys):
+            getattr(out, label).append((a, {k: arrays[f"system{s}_{k}"] for k in keys}))
+        return out
+
+    def compaction(self, heads, days, covariates, arrays):
+        """[A, B, T] m: the twin on the network's parameters."""
+        values = self.parameters_of(covariates)
+        sediments = twin.with_parameters(self.sediments(arrays), self.space.aquifer,
+                                         self.space.kind, values)
+        c = self.config
+        return twin.compaction(heads.permute(2, 0, 1), days[0], sediments, c["nodes"],
+                               c["substeps"], c["smoothing"], c["checkpoint"])
+
+    def forward(self, heads, days, covariates, selector, weight, **arrays):
+        compaction = self.compaction(heads, days, covariates, arrays)
+        combined = torch.einsum("ba,abt->bt", selector, compaction)
+        return combined * (weight / self.scale)[:, None]
+
+
+def _sediment_arrays(case) -> tuple[dict, list]:
+    """Prior sediment arrays [N] keyed "system<s>_<key>" and the layout [(label,
+    aquifer, keys)] per system s from which the network rebuilds ``Sediments``."""
+    _, _, sediments = twin.case_tensors(case)
+    arrays, layout = {}, []
+    for label in ("interbeds", "nodelay", "coarse"):
+        for a, params in getattr(sediments, label):
+            layout.append((label, a, sorted(params)))
+            arrays.update({f"system{len(layout) - 1}_{k}": v.numpy() for k, v in params.items()})
+    return arrays, layout
+
+
+class DplSolver(Solver):
+    """Base of the ``dpl:<physics>`` classes made by ``dpl_class``."""
+
+    kind = "hybrid"
+    stateful = True
+    defaults = {
+        "hidden": 32, "layers": 2, "lr": 0.02, "weight_decay": 0.0, "batch_size": 512,
+        "epochs": 20, "patience": 6, "clip": 1.0, "seed": 0, "inference_batch": 2048,
+        "progress": False, "threads": 1, "device": "cpu",
+        "nodes": 19, "substeps": 1, "smoothing": 0.0, "checkpoint": 24,
+        "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
+        "sske_spread": 0.5, "offset_spread": 3.0,
+    }
+
+    def __init__(self, **options):
+        super().__init__(**options)
+        if self.options["smoothing"] < 0:
+            raise InputError("solver options", "smoothing", "must be >= 0 (m of head)")
+        self.model = None
+        self.space = None
+        self.normalisation = None      # {"names", "mean", "sd"}
+        self.until = None              # time index ending the training period (heads)
+        self.scale = 1.0               # m, the trainer's target unit
+        self.learned = None            # {"cell_ids", "values" [P, N]} at the fitted case
+        self.report: dict = {}
+
+    # -- fit ---------------------------------------------------------------------------
+
+    def fit(self, case, split: Split | None = None) -> dict:
+        started = time.perf_counter()
+        o = self.options
+        split = split or Split("none")
+        train_mask, validation_mask = split.train_mask(case), split.validation_mask(case)
+        self.until = int(np.flatnonzero(train_mask.any(axis=0))[-1]) + 1
+        self.space = ParameterSpace.for_case(case, {k: o[v] for k, v in SPREAD_OPTIONS.items()})
+        raw, names = covariates(case, self.until)
+        seen = train_mask.any(axis=1)
+        mean, sd = raw[seen].mean(axis=0), raw[seen].std(axis=0)
+        self.normalisation = {"names": names, "mean": mean.tolist(),
+                              "sd": np.where(sd > 0, sd, 1.0).tolist()}
+        arrays, keys = _sediment_arrays(case)
+        training = training_data(case, train_mask)
+        # m: the trainer's target unit (the spread of the training displacement)
+        scale = self.scale = float(np.nanstd(training.displacement)) or 1.0
+        config = {k: o[k] for k in ("hidden", "layers", "nodes", "substeps", "smoothing",
+                                    "checkpoint")}
+        sequences = [self._sequences(case, training, arrays)]
+        if validation_mask.any():
+            try:
+                sequences.append(self._sequences(
+                    case, training_data(case, validation_mask), arrays))
+            except ValueError:          # no readable validation observation
+                sequences.append(None)
+        else:
+            sequences.append(None)
+        device = resolve_device(o["device"])
+        torch.manual_seed(o["seed"])
+        model = ParameterNetwork(len(names), self.space, keys, config, scale)
+        trainer = {k: o[k] for k in ("lr", "weight_decay", "batch_size", "epochs", "patience",
+                                     "clip", "seed", "inference_batch", "progress")}
+        with torch_threads(o["threads"]):
+            outcome = train(model, sequences[0], sequences[1], {**trainer, "window": 0},
+                            device)
+        self.model = model.cpu().eval()
+        values = self._parameters(case)
+        self.learned = {"cell_ids": np.asarray(case.cells.ids).astype(str).tolist(),
+                        "values": values}
+        self.report = {"solver": self.name, "training_cells": int(len(training.cells)),
+                       "training_sequences": len(sequences[0]),
+                       "insar_noise_m": training.displacement_noise,
+                       "extensometer_series": int(np.count_nonzero(
+                           sequences[0].static["selector"].sum(axis=1) > 0)),
+                       "target_scale_mm": scale * 1e3, "device": str(device),
+                       **outcome.to_dict(), "fit_seconds": time.perf_counter() - started}
+        return dict(self.report)
+
+    def _inputs(self, case, cells):
+        """Dynamic and static inputs of the network at case cells ``cells`` [S]."""
+        heads = np.stack([a.head[cells] for a in case.aquifers], axis=-1).astype(np.float64)
+        days = np.broadcast_to(np.asarray(case.days, dtype=np.float64),
+                               (len(cells), case.n_times)).copy()
+        return {"heads": heads, "days": days}, {"covariates": self._normalised(case)[cells]}
+
+    def _normalised(self, case):
+        raw, names = covariates(case, self.until)
+        if names != self.normalisation["names"]:
+            raise InputError(case.source or case.name, "aquifers", "the case's sediments "
+                             "and aquifers differ from those dpl was fitted on")
+        return (raw - np.asarray(self.normalisation["mean"])) / np.asarray(
+            self.normalisation["sd"])
+
+    def _sequences(self, case, data, arrays) -> Sequences:
+        """InSAR rows (one per observed cell) then extensometer rows (one per site and
+        aquifer), target in metres (the network divides by the scale)."""
+        n_aq = len(case.aquifers)
+        insar = np.flatnonzero(np.isfinite(data.displacement).any(axis=1))
+        cells = list(data.cells[insar])
+        selector = [-np.ones(n_aq)] * len(cells)
+        target = list(data.displacement[insar])
+        weight = [1.0] * len(cells)
+        if len(data.ext_change):
+            ratio = data.displacement_noise / data.ext_noise[0]
+            w_ext = float(np.clip(ratio, 1.0, EXTENSOMETER_WEIGHT_CAP))
+            pairs = sorted(set(zip(data.ext_cell.tolist(), data.ext_aquifer.tolist())))
+            for local, a in pairs:
+                rows = (data.ext_cell == local) & (data.ext_aquifer == a)
+                series = np.full(data.n_times, np.nan)
+                series[data.ext_reference[rows][0]] = 0.0
+                series[data.ext_time[rows]] = data.ext_change[rows]
+                cells.append(data.cells[local])
+                selector.append(np.eye(n_aq)[a])
+                target.append(series)
+                weight.append(w_ext)
+        cells = np.asarray(cells)
+        weight = np.asarray(weight)
+        dynamic, static = self._inputs(case, cells)
+        static.update(selector=np.asarray(selector, dtype=np.float64), weight=weight,
+                      **{k: v[cells] for k, v in arrays.items()})
+        full = np.full((len(cells), case.n_times), np.nan)
+        full[:, :data.n_times] = np.asarray(target) * weight[:, None]
+        # the trainer wants the target in the network's output units
+        return Sequences(dynamic, static, full / self.scale)
+
+    # -- predict -----------------------------------------------------------------------
+
+    def _require_fit(self):
+        if self.model is None:
+            raise SolverError(f"{self.name}: predict() before fit() or load()")
+
+    def _parameters(self, case) -> np.ndarray:
+        """[P, N] learned calibration parameters at every cell of ``case``."""
+        x = torch.as_tensor(self._normalised(case))
+        with torch.no_grad():
+            return self.model.parameters_of(x).numpy()
+
+    def parameters(self, case) -> tuple[list[str], np.ndarray]:
+        """(names "aquifer.kind", [P, N] values) at the cells of ``case``."""
+        self._require_fit()
+        return self.space.names, self._parameters(case)
+
+    def predict(self, case) -> Result:
+        started = time.perf_counter()
+        self._require_fit()
+        values = self._parameters(case)
+        o = self.options
+        if o["smoothing"] > 0:
+            heads, days, sediments = twin.case_tensors(case)
+            with torch.no_grad():
+                compaction = twin.compaction(
+                    heads, days, twin.with_parameters(sediments, self.space.aquifer,
+                                                      self.space.kind, torch.as_tensor(values)),
+                    o["nodes"], o["substeps"], o["smoothing"]).numpy()
+        else:
+            physics = TerzaghiSolver(nodes=o["nodes"], substeps=o["substeps"])
+            compaction = physics.predict(self.space.apply(case.without_observations(),
+                                                          values)).compaction
+        return Result.for_case(case, self.name, self.kind, -compaction.sum(axis=0) + 0.0,
+                               compaction=compaction, options=dict(self.options),
+                               wall_seconds=time.perf_counter() - started)
+
+    # -- save / load -------------------------------------------------------------------
+
+    def save(self, directory) -> None:
+        self._require_fit()
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        config = {"solver": self.name, "options": self.options,
+                  "parameters": self.space.to_dict(), "normalisation": self.normalisation,
+                  "until": self.until, "scale": self.scale,
+                  "sediment_keys": self.model.sediment_keys, "report": self.report,
+                  "landsub_version": __version__}
+        (path / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+                  path / WEIGHTS_FILE, metadata={"solver": self.name})
+        save_file({"values": torch.as_tensor(self.learned["values"]).contiguous()},
+                  path / PARAMETERS_FILE, metadata={"dims": "parameter, cell"})
+        (path / PARAMETER_NAMES_FILE).write_text(json.dumps(
+            {"parameters": self.space.names, "cell_ids": self.learned["cell_ids"],
+             "units": "ln multiplier (offset: m)"}), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory) -> "DplSolver":
+        path = Path(directory)
+        try:
+            saved = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
+            weights = load_file(path / WEIGHTS_FILE)
+            values = load_file(path / PARAMETERS_FILE)["values"].numpy()
+            names = json.loads((path / PARAMETER_NAMES_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError, KeyError) as exc:
+            raise InputError(path, "(folder)", f"not a saved dpl model ({exc})") from None
+        if saved.get("solver") != cls.name:
+            raise InputError(path / CONFIG_FILE, "solver",
+                             f'holds "{saved.get("solver")}", not {cls.name}')
+        solver = cls(**saved["options"])
+        solver.space = ParameterSpace.from_dict(saved["parameters"])
+        solver.normalisation, solver.until = saved["normalisation"], saved["until"]
+        solver.scale = saved["scale"]
+        o = solver.options
+        config = {k: o[k] for k in ("hidden", "layers", "nodes", "substeps", "smoothing",
+                                    "checkpoint")}
+        model = ParameterNetwork(len(solver.normalisation["names"]), solver.space,
+                                 [tuple(k) for k in saved["sediment_keys"]], config,
+                                 saved["scale"])
+        model.load_state_dict(weights)
+        solver.model, solver.report = model.eval(), saved["report"]
+        solver.learned = {"cell_ids": names["cell_ids"], "values": values}
+        return solver
+
+
+_classes: dict[str, type] = {}
+
+
+def dpl_class(physics: str, name: str) -> type:
+    """The class of ``dpl:<physics>`` (one per name, made once)."""
+    if physics not in PHYSICS:
+        raise InputError("solver name", "solver", f'"{name}": differentiable parameter '
+                         f"learning is available for {', '.join(f'dpl:{p}' for p in PHYSICS)}")
+    if name not in _classes:
+        _classes[name] = type(f"Dpl_{physics}", (DplSolver,),
+                              {"name": name, "__module__": __name__})
+    return _classes[name]
+
+
+register_composition(
+    "dpl", "dpl:<physics>",
+    "a network maps per-cell covariates to the physics' parameters, trained end to end "
+    "through a differentiable twin of the physics on the training record",
+    "dpl:terzaghi", lambda rest, name: dpl_class(rest, name))
