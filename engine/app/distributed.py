@@ -204,6 +204,21 @@ def _send_epoch(index: int, info: dict) -> None:
         pass
 
 
+@contextlib.contextmanager
+def epoch_bars(title: str, enabled: bool = True):
+    """Inside the block, a tqdm bar (epoch, losses, best validation, ETA) for each
+    network trained in this thread, titled ``title``: the bars of a fit run here."""
+    if not enabled or "surrogates.train" not in sys.modules:   # no network to train
+        yield
+        return
+    from surrogates.train import on_epoch
+
+    with _FitBars(title, None, True) as bars:
+        bars.titles[0] = title
+        with on_epoch(lambda info: bars.update({"task": 0, **info})):
+            yield
+
+
 class _FitBars:
     """One tqdm bar per task whose network is training: epochs out of the most that
     will run (early stopping may end it sooner), losses and the best validation."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.app.distributed import epoch_bars
 from engine.atomic import check_output, write_json
 from engine.caseio import load_case
 from engine.errors import InputError
@@ -40,7 +41,8 @@ def fit_command(case_path, solver: str, preset: str | None = None, split="spatia
         config = getattr(model, "config", model.options)
         split = Split.parse(split, case, seed=int(config.get("seed", 0)),
                             validation_fraction=float(config.get("validation_fraction", 0.1)))
-    report = model.fit(case, split)
+    with epoch_bars(solver):        # a network's training shows its epochs
+        report = model.fit(case, split)
     result = model.predict(case)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
