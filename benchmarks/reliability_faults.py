@@ -294,6 +294,8 @@ def main_faults() -> int:
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--make-case-kills", type=int, default=5)
     p.add_argument("--only", nargs="*")
+    p.add_argument("--disk-full", action="store_true",
+                   help="only the disk-full rows, replaced in the existing JSON")
     p.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "reliability_faults.json")
     )
@@ -310,6 +312,13 @@ def main_faults() -> int:
             'name = "up"\nuntil = "2007-12"\n[[heads]]\naquifer = "all"\n'
             'start = "2007-01"\nend = "2007-06"\noffset = 1.0\n'
         )
+        if args.disk_full:
+            full = disk_full(work, case)
+            for row in full:
+                print(json.dumps(row), flush=True)
+            saved = json.loads(Path(args.out).read_text())
+            Path(args.out).write_text(json.dumps({**saved, "disk_full": full}, indent=1) + "\n")
+            return 0
         table = []
         for name, (argv, output, judge) in commands(work, case, scenario).items():
             if args.only and name not in args.only:

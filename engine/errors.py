@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import errno
+
+#: OSErrors of a write that the user can act on (free space, quota, permissions).
+_WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
 
 
 class LandsubError(Exception):
@@ -48,7 +52,8 @@ def run_command(command: str, action, *, on_interrupt: str = "") -> int:
     """Run ``action()`` as the command ``command`` (e.g. "landsub bench") and turn its
     returned status (an int; anything else counts as 0) and what it raises into the exit status every landsub command shares: 0 done, 2 bad input
     or a solver failure the user can act on (one line on stderr, never a traceback),
-    130 interrupted (Ctrl-C; ``on_interrupt`` says what to do next), and a quiet exit
+    out of disk, quota or a read-only file system (one line naming the path), 130
+    interrupted (Ctrl-C; ``on_interrupt`` says what to do next), and a quiet exit
     when the reader of the output went away (``landsub info ... | head``)."""
     import os
     import sys
@@ -60,6 +65,15 @@ def run_command(command: str, action, *, on_interrupt: str = "") -> int:
         return code if isinstance(code, int) and not isinstance(code, bool) else 0
     except LandsubError as err:
         print(f"{command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        if err.errno not in _WRITE_FAILURES:
+            raise
+        # out of disk or quota, a read-only file system: the writers have removed their
+        # temporary files, the earlier outputs are whole; the user can act on this
+        where = err.filename or err.filename2
+        print(f"{command}: error: cannot write{f' {where}' if where else ''}: "
+              f"{err.strerror or err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"{command}: interrupted{'; ' + on_interrupt if on_interrupt else ''}",

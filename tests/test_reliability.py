@@ -264,3 +264,25 @@ print(second(np.ones(3)) + first(np.ones(4)))
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "7.0"
+
+
+def test_a_full_disk_is_one_line_naming_the_path_and_leaves_the_old_result(tmp_path, capsys,
+                                                                          monkeypatch):
+    import errno
+
+    from engine.app.cli import main
+
+    manifest = write_base_case(tmp_path / "case")
+    out = tmp_path / "r.h5"
+    assert main(["run", str(manifest), "--solver", "zero", "--out", str(out)]) == 0
+    before = out.read_bytes()
+    capsys.readouterr()
+
+    def full(source, target):
+        raise OSError(errno.ENOSPC, "No space left on device", str(target))
+    monkeypatch.setattr(os, "replace", full)
+    assert main(["run", str(manifest), "--solver", "zero", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and str(out) in err[0]
+    assert out.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "r.h5"]
