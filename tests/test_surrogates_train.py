@@ -144,3 +144,26 @@ def test_windowed_training_learns_from_windows_and_validates_on_whole_series():
                    torch.device("cpu"))
     np.testing.assert_allclose(model.w.weight.detach().numpy()[0], [0.7, -0.3], atol=0.03)
     assert report.best_loss < 0.05
+
+
+def test_an_epoch_listener_sees_every_epoch_and_changes_nothing():
+    from surrogates.train import on_epoch
+
+    x, target = _data()
+    config = _config(window=12, batch_size=7)
+    weights, seen = [], []
+    for listen in (False, True):
+        torch.manual_seed(0)
+        model = Cumulative(2)
+        training, validation = Sequences({"x": x[:30]}, {}, target[:30]), Sequences(
+            {"x": x[30:]}, {}, target[30:])
+        if listen:
+            with on_epoch(seen.append):
+                report = train(model, training, validation, config, torch.device("cpu"))
+        else:
+            train(model, training, validation, config, torch.device("cpu"))
+        weights.append(model.w.weight.detach().clone())
+    assert torch.equal(weights[0], weights[1])
+    assert [s["epoch"] for s in seen] == list(range(1, report.epochs + 1))
+    assert seen[-1]["epochs"] == config["epochs"]
+    assert seen[-1]["best"] == report.best_loss and seen[-1]["best_epoch"] == report.best_epoch
