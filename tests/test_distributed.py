@@ -215,3 +215,49 @@ def test_a_solver_wanting_more_threads_than_a_task_has_is_refused():
     with pytest.raises(InputError) as caught:
         predict_tiles(TerzaghiSolver(threads=2), None, threads=1, scheduler="serial")
     assert caught.value.field == "threads"
+
+
+@pytest.mark.parametrize("scheduler", ["serial", "cluster"])
+def test_each_result_is_handed_over_as_its_task_finishes(address, scheduler):
+    items = [(i, 10 * i + 3) for i in range(5)]
+    handed = []
+    results = run_tasks(_late_square, items, progress=False,
+                        scheduler="serial" if scheduler == "serial" else address,
+                        on_result=lambda index, result: handed.append((index, result)))
+    assert sorted(handed) == list(enumerate(results))
+    if scheduler == "cluster":           # completion order: the late first items last
+        assert [index for index, _ in handed] != list(range(5))
+
+
+def _train_a_little(epochs):
+    import torch
+
+    from surrogates.presets import resolve
+    from surrogates.train import Sequences, train
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(12, 10, 1)).astype(np.float32)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(1, 1)
+    forward = type("Net", (torch.nn.Module,), {"forward": lambda self, x: model(x)[..., 0]})
+    net = forward()
+    net.inner = model
+    config = {**resolve("lstm", "fast"), "epochs": epochs, "patience": 0}
+    train(net, Sequences({"x": x}, {}, x[..., 0].cumsum(1)), None, config,
+          torch.device("cpu"))
+    return epochs
+
+
+@pytest.mark.parametrize("scheduler", ["serial", "cluster"])
+def test_the_epochs_of_fits_in_tasks_reach_the_caller(address, scheduler, monkeypatch):
+    pytest.importorskip("torch")
+    seen = []
+    monkeypatch.setattr(distributed._FitBars, "update",
+                        lambda self, message: seen.append((message["task"],
+                                                           message["epoch"])))
+    run_tasks(_train_a_little, [3, 4], scheduler="serial" if scheduler == "serial" else address,
+              progress=True)
+    deadline = time.time() + 5           # events travel apart from the results
+    while len(seen) < 7 and time.time() < deadline:
+        time.sleep(0.05)
+    assert sorted(seen) == [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3), (1, 4)]
