@@ -1,4 +1,4 @@
-"""The example scripts of cases/examples/ (the README's "Scripts") run to the end in
+"""The example scripts of examples/ (the README's "Scripts") run to the end in
 their quick mode, print the figures they claim and write their PNG: the README's
 examples cannot rot."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "cases" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 NUMBER = r"-?\d+\.\d+"
 
 

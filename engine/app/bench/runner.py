@@ -132,8 +132,8 @@ def fit_one(case, split: Split, name: str, options: dict, out: Path):
     """Fit and predict one solver and write its folder (run.json, model/): all but the
     commit. Returns (Result, run record). A fit interrupted with Ctrl-C writes nothing
     and raises KeyboardInterrupt."""
-    from engine.registry import solver_class
     from engine.persistence import save_model
+    from engine.registry import solver_class
 
     cls = solver_class(name)
     solver = cls(**options)

@@ -3,7 +3,7 @@ parameters, Terzaghi calibrated to the training cells' record (ES-MDA), an LSTM 
 LSTM learning Terzaghi's residual, all on the same spatial split, scored on the held-out
 cells. The LSTM is saved and loaded back to show a fitted model travels.
 
-    python cases/examples/physics_vs_ml.py [CASE] [--out physics-vs-ml-out] [--quick]
+    python examples/physics_vs_ml.py [CASE] [--out physics-vs-ml-out] [--quick]
 
 CASE: a case manifest (default: the tiny Beijing twin's case.toml, made once). Prints
 the cumulative RMSE and R² on the test cells per solver and writes physics-vs-ml.png.

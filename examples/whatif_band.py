@@ -3,7 +3,7 @@
 solver an ensemble (Terzaghi with perturbed parameters, LSTMs with other seeds) run as
 Dask tasks; the band is the 5-95 % range of the members' difference.
 
-    python cases/examples/whatif_band.py [--out whatif-band-out] [--members 4] [--quick]
+    python examples/whatif_band.py [--out whatif-band-out] [--members 4] [--quick]
 
 Prints, per solver, the area-mean difference at the end (mm, positive = subsidence
 avoided) with its 5-95 % band over the members, and writes whatif-band.png.
@@ -13,8 +13,9 @@ avoided) with its 5-95 % band over the members, and writes whatif-band.png.
 import argparse
 from pathlib import Path
 
-import cases.beijing
 import matplotlib
+
+import cases.beijing
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402

@@ -2,7 +2,7 @@
 the deep (confined-3) pumping from 2027, the twin's flow model re-run under each, the
 subsidence computed by the Terzaghi physics on both.
 
-    python cases/examples/pumping_cut.py [--out pumping-cut-out] [--quick]
+    python examples/pumping_cut.py [--out pumping-cut-out] [--quick]
 
 Prints the area-mean displacement at the end under each scenario and the difference
 (mm; up positive, so a positive difference is subsidence avoided) and writes
