@@ -215,11 +215,12 @@ def disk_full(work: Path, case: Path) -> list[dict]:
     real_open = builtins.open
 
     def full(*args, **kwargs):
-        raise OSError(errno.ENOSPC, "No space left on device")
+        # as the system's error: naming the file written (the target of a rename)
+        raise OSError(errno.ENOSPC, "No space left on device", str(args[-1]) if args else None)
 
     def failing_open(file, mode="r", *args, **kwargs):
         if any(c in mode for c in "wax") and str(work) in str(file):
-            full()
+            full(file)
         return real_open(file, mode, *args, **kwargs)
 
     writers = {
@@ -254,7 +255,10 @@ def disk_full(work: Path, case: Path) -> list[dict]:
     for name, argv in writers.items():
         for how, patches in (
             ("rename fails", [(os, "replace", full), (Path, "rename", full)]),
-            ("open for writing fails", [(builtins, "open", failing_open)]),
+            (
+                "open for writing fails",
+                [(builtins, "open", failing_open), (io, "open", failing_open)],
+            ),
         ):
             saved = [(obj, attr, getattr(obj, attr)) for obj, attr, _ in patches]
             err = io.StringIO()
@@ -294,8 +298,11 @@ def main_faults() -> int:
     p.add_argument("--kills", type=int, default=20)
     p.add_argument("--make-case-kills", type=int, default=5)
     p.add_argument("--only", nargs="*")
-    p.add_argument("--disk-full", action="store_true",
-                   help="only the disk-full rows, replaced in the existing JSON")
+    p.add_argument(
+        "--disk-full",
+        action="store_true",
+        help="only the disk-full rows, replaced in the existing JSON",
+    )
     p.add_argument(
         "--out", default=str(ROOT / "benchmarks" / "results" / "reliability_faults.json")
     )
