@@ -139,6 +139,7 @@ from engine.app.whatif.store import (
     summary_months,
     write_store,
 )
+from engine.atomic import check_output
 from engine.errors import InputError, run_command
 
 #: what callers and tests use from the package
@@ -158,7 +159,7 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
     from engine.registry import solver_class
 
     started = time.perf_counter()
-    out = Path(out)
+    out = check_output(out, "folder")   # before any case is made or solver runs
     solvers = [s.strip() for s in (solvers.split(",") if isinstance(solvers, str)
                                    else solvers) if s.strip()]
     if not solvers:
