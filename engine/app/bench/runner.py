@@ -191,8 +191,9 @@ def run_solvers(case, split: Split, plan: Plan, out: Path, force: bool = False,
                 progress: bool = True) -> None:
     """Run every solver of ``plan`` not yet committed in ``out``, as tasks on
     ``scheduler`` ("local": a cluster of ``workers`` processes, default one per core up
-    to one per solver; "serial": here, one after the other; or a scheduler address),
-    committing each as it finishes."""
+    to one per solver; "serial": here, one after the other; or a scheduler address,
+    whose workers must see ``out``: they write the solver folders), committing each as
+    it finishes."""
     from engine.app.distributed import run_tasks
 
     done = prepare(out, plan, force)
