@@ -50,8 +50,8 @@ def suggest(word: str, choices) -> str:
 
 def run_command(command: str, action, *, on_interrupt: str = "") -> int:
     """Run ``action()`` as the command ``command`` (e.g. "landsub bench") and turn its
-    returned status (an int; anything else counts as 0) and what it raises into the exit status every landsub command shares: 0 done, 2 bad input
-    or a solver failure the user can act on (one line on stderr, never a traceback),
+    returned status (an int; anything else counts as 0) and what it raises into the
+    exit status every landsub command shares: 0 done, 2 bad input or a solver failure the user can act on (one line on stderr, never a traceback),
     out of disk, quota or a read-only file system (one line naming the path), 130
     interrupted (Ctrl-C; ``on_interrupt`` says what to do next), and a quiet exit
     when the reader of the output went away (``landsub info ... | head``)."""
@@ -66,6 +66,11 @@ def run_command(command: str, action, *, on_interrupt: str = "") -> int:
     except LandsubError as err:
         print(f"{command}: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # the pipe's reader closed: point stdout at /dev/null so that the interpreter's
+        # final flush does not raise again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as err:
         if err.errno not in _WRITE_FAILURES:
             raise
@@ -79,8 +84,3 @@ def run_command(command: str, action, *, on_interrupt: str = "") -> int:
         print(f"{command}: interrupted{'; ' + on_interrupt if on_interrupt else ''}",
               file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # the pipe's reader closed: point stdout at /dev/null so that the interpreter's
-        # final flush does not raise again
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
