@@ -13,6 +13,7 @@ import torch
 
 from engine.caseio import load_case
 from engine.conformance import conformance_case
+from engine.errors import InputError
 from physics.calibration.parameters import KINDS, ParameterSpace
 from physics.solver import TerzaghiSolver
 from surrogates.differentiable import consolidation as twin
@@ -34,13 +35,32 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+def without_spinup(case):
+    """``case`` starting at its first case time (the twin does not run a spin-up)."""
+    return replace(case, spinup_times=None,
+                   aquifers=tuple(replace(a, spinup_head=None) for a in case.aquifers))
+
+
 @pytest.fixture(scope="module")
-def tiny_twin(tmp_path_factory):
+def tiny_twin_with_spinup(tmp_path_factory):
     if TINY.exists():
         return load_case(TINY)
     from cases.beijing.make import make_twin
     out = make_twin(tmp_path_factory.mktemp("tiny"), size="tiny", seed=0)
     return load_case(out["manifest"])
+
+
+@pytest.fixture(scope="module")
+def tiny_twin(tiny_twin_with_spinup):
+    return without_spinup(tiny_twin_with_spinup)
+
+
+def test_a_case_with_spinup_is_refused(tiny_twin):
+    spun = replace(tiny_twin, spinup_times=tiny_twin.times[:2] - np.timedelta64(3650, "D"),
+                   aquifers=tuple(replace(a, spinup_head=a.head[:, :2])
+                                  for a in tiny_twin.aquifers))
+    with pytest.raises(InputError, match="spinup"):
+        twin.case_tensors(spun)
 
 
 @pytest.mark.parametrize("path", VERIFICATION, ids=lambda p: p.stem)

@@ -80,6 +80,11 @@ def _tensor(values, n, device):
 
 def case_tensors(case, device="cpu"):
     """(heads [A, N, T] m, days [T], Sediments) of ``case`` on ``device``."""
+    if case.spinup_times is not None:
+        # the twin runs the case record alone; a spin-up would make it disagree with
+        # the Numba solver that dpl's predictions use
+        raise InputError(case.source or case.name, "spinup", "the differentiable twin "
+                         "does not run a spin-up yet; use a case without [spinup]")
     device = torch.device(device)
     n = case.n_cells
     heads = torch.as_tensor(np.stack([np.asarray(a.head, dtype=np.float64)
@@ -99,9 +104,8 @@ def case_tensors(case, device="cpu"):
                  "sske": _tensor(material.sske, n, device)}
             if label != "coarse":
                 p["sskv"] = _tensor(material.sskv, n, device)
-                pc = (first if material.preconsolidation_head is None
-                      else material.preconsolidation_head)
-                p["preconsolidation_head"] = _tensor(pc, n, device)
+                p["preconsolidation_head"] = _tensor(material.initial_preconsolidation(first),
+                                                     n, device)
             if label == "interbeds":
                 p["count"] = _tensor(material.count, n, device)
                 p["kv"] = _tensor(material.kv, n, device)
