@@ -10,14 +10,22 @@ Kinds, over a case with N cells and T times:
 - ``"both"``: the training cells (as for "spatial") at the training times (as for
   "temporal") train; everything else tests, that is the test cells at ALL times plus
   every cell at the times after ``train_until``.
+- ``"blocks"``: as "spatial", but whole square blocks of ``block_size`` metres go to
+  training or test, so a test cell is not surrounded by training cells of its own
+  cluster (a random cell split leaks there). Blocks are aligned to a grid with origin at
+  the minimum x and y of the cells; the seed shuffles them, and training takes them in
+  that order up to the cumulative cell count closest to ``train_fraction`` of the cells
+  (the shorter prefix on a tie; at least one block on each side).
 - ``"none"``: every observation trains; nothing is held out (``split=None`` in fit).
 
 Validation, for early stopping, is carved out of the training part: for "spatial" and
 "both" a seeded ``validation_fraction`` of the training cells (over the training
-times), for "temporal" the last ``validation_fraction`` of the training times (over
-all cells). Train, validation and test masks are disjoint and together cover every
-(cell, time) of the case; they say which observations a part may use, whether or not
-an observation exists there.
+times), for "blocks" whole training blocks (the last ones taken, up to the count
+closest to ``validation_fraction`` of the training cells; none when only one block
+trains), so early stopping is not flattered by neighbours, for "temporal" the last
+``validation_fraction`` of the training times (over all cells). Train, validation and
+test masks are disjoint and together cover every (cell, time) of the case; they say
+which observations a part may use, whether or not an observation exists there.
 """
 
 from __future__ import annotations
@@ -28,25 +36,28 @@ import numpy as np
 
 from engine.errors import InputError, suggest
 
-KINDS = ("spatial", "temporal", "both", "none")
+KINDS = ("spatial", "temporal", "both", "blocks", "none")
+_CELL_KINDS = ("spatial", "both", "blocks")     # kinds that hold out whole cells
 _SOURCE = "split"
 
 
 @dataclass(frozen=True)
 class Split:
-    """A seeded split. ``train_until`` is an ISO date "YYYY-MM-DD" (temporal kinds)."""
+    """A seeded split. ``train_until`` is an ISO date "YYYY-MM-DD" (temporal kinds);
+    ``block_size`` the side of a block in metres ("blocks" only)."""
 
     kind: str
     train_fraction: float | None = None
     train_until: str | None = None
     validation_fraction: float = 0.1
     seed: int = 0
+    block_size: float | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise InputError(_SOURCE, "kind", f'unknown split kind "{self.kind}"'
                              f"{suggest(self.kind, KINDS)}; kinds: {', '.join(KINDS)}")
-        spatial = self.kind in ("spatial", "both")
+        spatial = self.kind in _CELL_KINDS
         temporal = self.kind in ("temporal", "both")
         if spatial != (self.train_fraction is not None):
             raise InputError(_SOURCE, "train_fraction", f"a {self.kind} split "
@@ -61,6 +72,14 @@ class Split:
                              f"(got {self.train_until})")
         if temporal:
             object.__setattr__(self, "train_until", _iso_date(self.train_until, "train_until"))
+        blocks = self.kind == "blocks"
+        if blocks != (self.block_size is not None):
+            raise InputError(_SOURCE, "block_size", f"a {self.kind} split "
+                             f"{'needs' if blocks else 'takes no'} block_size "
+                             f"(got {self.block_size})")
+        if blocks and not (np.isfinite(self.block_size) and self.block_size > 0):
+            raise InputError(_SOURCE, "block_size", f"{self.block_size} is not a positive "
+                             "number of metres")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise InputError(_SOURCE, "validation_fraction",
                              f"{self.validation_fraction} is not in [0, 1)")
@@ -68,7 +87,8 @@ class Split:
     @classmethod
     def parse(cls, text: str, case=None, seed: int = 0,
               validation_fraction: float = 0.1) -> "Split":
-        """``"spatial:0.7"``, ``"temporal:2015-01"``, ``"both:0.7:2015-01"`` or ``"none"``.
+        """``"spatial:0.7"``, ``"temporal:2015-01"``, ``"both:0.7:2015-01"``,
+        ``"blocks:0.7:10000"`` (fraction, block side in metres) or ``"none"``.
 
         A date may be "YYYY", "YYYY-MM" or "YYYY-MM-DD" and means the first day it
         names ("2015-01" is 2015-01-01). With ``case`` the split is also checked
@@ -76,16 +96,16 @@ class Split:
         """
         parts = text.strip().split(":")
         kind, args = parts[0], parts[1:]
-        expected = {"spatial": 1, "temporal": 1, "both": 2, "none": 0}
+        expected = {"spatial": 1, "temporal": 1, "both": 2, "blocks": 2, "none": 0}
         if kind not in expected:
             raise InputError(_SOURCE, "kind", f'unknown split "{text}"{suggest(kind, KINDS)}; '
-                             'use "spatial:0.7", "temporal:2015-01", "both:0.7:2015-01" '
-                             'or "none"')
+                             'use "spatial:0.7", "temporal:2015-01", "both:0.7:2015-01", '
+                             '"blocks:0.7:10000" or "none"')
         if len(args) != expected[kind]:
             raise InputError(_SOURCE, kind, f'"{text}" needs {expected[kind]} value(s) '
                              f"after \"{kind}\", got {len(args)}")
-        fraction = until = None
-        if kind in ("spatial", "both"):
+        fraction = until = size = None
+        if kind in _CELL_KINDS:
             try:
                 fraction = float(args[0])
             except ValueError:
@@ -93,13 +113,24 @@ class Split:
                                  f'"{args[0]}" in "{text}" is not a number') from None
         if kind in ("temporal", "both"):
             until = args[-1]
-        split = cls(kind, fraction, until, validation_fraction, seed)
+        if kind == "blocks":
+            try:
+                size = float(args[1])
+            except ValueError:
+                raise InputError(_SOURCE, "block_size",
+                                 f'"{args[1]}" in "{text}" is not a number of metres') from None
+        split = cls(kind, fraction, until, validation_fraction, seed, size)
         if case is not None:
             split.check(case)
         return split
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if d["block_size"] is None:
+            # the dict of every other kind stays as before blocks existed, so a bench
+            # folder written then still matches its plan and resumes
+            del d["block_size"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> "Split":
@@ -117,10 +148,18 @@ class Split:
 
     def check(self, case) -> None:
         """Refuse a split that leaves a part empty on ``case``."""
-        if self.kind in ("spatial", "both"):
+        if self.kind in _CELL_KINDS:
             if case.n_cells < 2:
                 raise InputError(_SOURCE, "train_fraction", f"a {self.kind} split needs "
                                  f"at least 2 cells; case {case.name} has {case.n_cells}")
+        if self.kind == "blocks":
+            n_blocks = len(_block_counts(case, self.block_size)[1])
+            if n_blocks < 2:
+                x, y = case.cells.x, case.cells.y
+                raise InputError(_SOURCE, "block_size", f"{self.block_size:g} m puts all "
+                                 f"{case.n_cells} cells of case {case.name} (extent "
+                                 f"{np.ptp(x):g} x {np.ptp(y):g} m) in 1 block: no cell "
+                                 "would be left to test; use a smaller block size")
         if self.kind in ("temporal", "both"):
             b = self.time_boundary(case)
             if b == 0 or b == case.n_times:
@@ -145,9 +184,11 @@ class Split:
 
     def _cell_parts(self, case):
         n = case.n_cells
-        if self.kind not in ("spatial", "both"):
+        if self.kind not in _CELL_KINDS:
             everything = np.arange(n)
             return everything, everything[:0], everything[:0]
+        if self.kind == "blocks":
+            return self._block_parts(case)
         order = np.random.default_rng(self.seed).permutation(n)
         n_train = min(max(int(round(self.train_fraction * n)), 1), n - 1)
         n_validation = _part_size(n_train, self.validation_fraction)
@@ -155,6 +196,24 @@ class Split:
         validation = np.sort(order[n_train - n_validation:n_train])
         test = np.sort(order[n_train:])
         return fit, validation, test
+
+    def _block_parts(self, case):
+        # a split built without a case (from a stored dict) meets the case here: one
+        # block would leave nothing to test, so it is refused by name, not by argmin
+        self.check(case)
+        block_of_cell, counts = _block_counts(case, self.block_size)
+        order = np.random.default_rng(self.seed).permutation(len(counts))
+        n_train = _closest_prefix(counts[order], self.train_fraction * case.n_cells)
+        train = order[:n_train]
+        n_validation = 0
+        if self.validation_fraction > 0.0 and n_train >= 2:
+            last_first = train[::-1]
+            n_validation = _closest_prefix(counts[last_first],
+                                           self.validation_fraction * counts[train].sum())
+        fit = train[:n_train - n_validation]
+        validation = train[n_train - n_validation:]
+        return tuple(np.flatnonzero(np.isin(block_of_cell, blocks))
+                     for blocks in (fit, validation, order[n_train:]))
 
     def train_mask(self, case) -> np.ndarray:
         """bool [N, T]: the observations fit() may learn from."""
@@ -188,6 +247,21 @@ class Split:
         """Indices of the cells with at least one test entry (for "both": every cell)."""
         return np.flatnonzero(self.test_mask(case).any(axis=1))
 
+    def median_holdout_distance(self, case) -> float | None:
+        """Median distance (metres) from a held-out cell (no training or validation
+        entry at any time) to its nearest training cell: how far a spatial score
+        extrapolates. None when the split holds out no whole cell ("temporal", "none")."""
+        from scipy.spatial import cKDTree  # here, so importing the core stays light
+
+        seen = (self.train_mask(case) | self.validation_mask(case)).any(axis=1)
+        held_out = np.flatnonzero(~seen)
+        train = self.train_cells(case)
+        if len(held_out) == 0 or len(train) == 0:
+            return None
+        xy = np.column_stack([case.cells.x, case.cells.y])
+        distance, _ = cKDTree(xy[train]).query(xy[held_out])
+        return float(np.median(distance))
+
 
 def allowed_target(case, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(target [N, T] m, train mask, validation mask): observed displacement copied
@@ -205,6 +279,22 @@ def allowed_target(case, split: Split) -> tuple[np.ndarray, np.ndarray, np.ndarr
         raise InputError(case.source or case.name, "observations.displacement",
                          "no observation in the training part of the split")
     return target, train_mask, validation_mask
+
+
+def _block_counts(case, size: float) -> tuple[np.ndarray, np.ndarray]:
+    """(block index of each cell, cells per block) for square blocks of ``size`` metres
+    on a grid with origin at the cells' minimum x and y; only blocks holding cells."""
+    x, y = np.asarray(case.cells.x, float), np.asarray(case.cells.y, float)
+    ij = np.column_stack([np.floor((x - x.min()) / size), np.floor((y - y.min()) / size)])
+    _, block_of_cell, counts = np.unique(ij, axis=0, return_inverse=True, return_counts=True)
+    return block_of_cell.ravel(), counts
+
+
+def _closest_prefix(counts: np.ndarray, target: float) -> int:
+    """How many of ``counts`` (taken in order) bring their sum closest to ``target``:
+    the shorter on a tie, at least 1, leaving at least 1 (so both sides get a block)."""
+    cumulative = np.cumsum(counts[:-1])
+    return int(np.argmin(np.abs(cumulative - target))) + 1
 
 
 def _part_size(n: int, fraction: float) -> int:
