@@ -44,8 +44,8 @@ import h5py
 import numpy as np
 
 from engine.app.bench.metrics import compaction_rows
-from engine.caseio import load_case
 from engine.case import Compressible
+from engine.caseio import load_case
 from engine.evaluate import evaluate
 from engine.horizon import horizon_scores
 from engine.registry import make_solver

@@ -28,9 +28,9 @@ import datetime as dt
 import json
 import os
 import platform
-import time
 import re
 import sys
+import time
 from pathlib import Path
 
 import numba
@@ -38,10 +38,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from physics import delay_beds  # noqa: E402
-from physics.solver import TerzaghiSolver  # noqa: E402
 from engine.case import build_case  # noqa: E402
 from engine.units import DAYS_PER_MONTH, DAYS_PER_YEAR  # noqa: E402
+from physics import delay_beds  # noqa: E402
+from physics.solver import TerzaghiSolver  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "consolidation.json"
 STEPS = 120

@@ -34,8 +34,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.app.distributed import local_cluster, run_tasks  # noqa: E402
-from engine.app.whatif import (DEFAULT_SPREAD, PARAMETERS, ensemble, member_options,  # noqa: E402
-                           run_member)
+from engine.app.whatif import DEFAULT_SPREAD, PARAMETERS, ensemble, member_options, run_member  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "dask_ensemble.json"
 MIN_SPEEDUP = 1.3       # README: 1.73x on 2 cores

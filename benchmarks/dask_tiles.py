@@ -39,8 +39,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.caseio import load_case  # noqa: E402
 from engine.app.distributed import local_cluster, predict_tiles, run_tasks  # noqa: E402
+from engine.caseio import load_case  # noqa: E402
 from engine.registry import parse_option  # noqa: E402
 from physics.solver import TerzaghiSolver  # noqa: E402
 

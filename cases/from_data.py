@@ -31,9 +31,6 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.case import Aquifer, Case, Cells, Compressible, Observations
-from engine.errors import InputError
-from engine.units import DAYS_PER_MONTH
 from cases.readers import read_insar
 from cases.readers.extensometers import read_extensometers
 from cases.readers.geodesy import check_crs, los_to_vertical, project
@@ -46,6 +43,9 @@ from cases.readers.sites import check_near
 from cases.readers.stratigraphy import read_stratigraphy
 from cases.readers.thinning import thin
 from cases.readers.wells import heads_on_axis, read_wells
+from engine.case import Aquifer, Case, Cells, Compressible, Observations
+from engine.errors import InputError
+from engine.units import DAYS_PER_MONTH
 from physics.analytical import lag_time
 
 

@@ -25,11 +25,28 @@ from engine.casewrite import EXTENSOMETER_COLUMNS, WELL_COLUMNS, write_case
 from engine.errors import InputError, suggest
 from engine.manifest import ManifestValues, read_manifest, show
 from engine.resources import case_bytes, check_memory
-from engine.schema import (FREQS, MATERIAL_PARAMETERS, OPTIONAL_PARAMETERS, SCHEMA,
-                           both_preconsolidations, disorder, regular_times, spinup_overlap,
-                           violation)
-from engine.tables import (dates, line_of, numbers, outside_case, quoted, read_hdf5, read_table,
-                           read_wide, strictly_increasing)
+from engine.schema import (
+    FREQS,
+    MATERIAL_PARAMETERS,
+    OPTIONAL_PARAMETERS,
+    SCHEMA,
+    both_preconsolidations,
+    disorder,
+    regular_times,
+    spinup_overlap,
+    violation,
+)
+from engine.tables import (
+    dates,
+    line_of,
+    numbers,
+    outside_case,
+    quoted,
+    read_hdf5,
+    read_table,
+    read_wide,
+    strictly_increasing,
+)
 
 __all__ = ["load_case", "write_case"]
 

@@ -51,10 +51,11 @@ def suggest(word: str, choices) -> str:
 def run_command(command: str, action, *, on_interrupt: str = "") -> int:
     """Run ``action()`` as the command ``command`` (e.g. "landsub bench") and turn its
     returned status (an int; anything else counts as 0) and what it raises into the
-    exit status every landsub command shares: 0 done, 2 bad input or a solver failure the user can act on (one line on stderr, never a traceback),
-    out of disk, quota or a read-only file system (one line naming the path), 130
-    interrupted (Ctrl-C; ``on_interrupt`` says what to do next), and a quiet exit
-    when the reader of the output went away (``landsub info ... | head``)."""
+    exit status every landsub command shares: 0 done, 2 bad input or a solver failure
+    the user can act on (one line on stderr, never a traceback), out of disk, quota or
+    a read-only file system (one line naming the path), 130 interrupted (Ctrl-C;
+    ``on_interrupt`` says what to do next), and a quiet exit when the reader of the
+    output went away (``landsub info ... | head``)."""
     import os
     import sys
 

@@ -16,8 +16,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from engine.errors import InputError, SolverError
-from engine.registry import register
 from engine.evaluate import linear_rate
+from engine.registry import register
 from engine.result import Result
 from engine.solver import Limit, Solver
 from engine.split import Split

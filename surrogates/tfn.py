@@ -16,7 +16,8 @@ those parameters, minus its value at the first time.
 Only training observations are read (the validation part is not needed: there is no
 early stopping). A pastas fit takes 2-4 s per cell on a 22-year monthly case (daily inside pastas), so at most
 ``max_cells`` training cells are fitted (a seeded random subset when there are more;
-0 = all); the others take interpolated parameters like unseen cells. Saved as ``config.json`` plus ``parameters.safetensors`` (no pickle).
+0 = all); the others take interpolated parameters like unseen cells. Saved as
+``config.json`` plus ``parameters.safetensors`` (no pickle).
 """
 
 from __future__ import annotations

@@ -183,7 +183,8 @@ def write_wells(folder: Path, t: Truth, with_xy=True, gap=None, extra_rows=(), u
     for name, (r, c, aquifer, _, _) in WELLS.items():
         x, y = lonlat_to_projected(t.lon[r, c], t.lat[r, c], CRS)
         for m in months:
-            if gap and name == gap[0] and np.datetime64(gap[1]) <= m.astype("datetime64[M]") <= np.datetime64(gap[2]):
+            month = m.astype("datetime64[M]")
+            if gap and name == gap[0] and np.datetime64(gap[1]) <= month <= np.datetime64(gap[2]):
                 continue
             row = [name, str(m), f"{well_head(name, m):.4f}", aquifer]
             if with_xy:

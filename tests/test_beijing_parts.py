@@ -7,14 +7,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.errors import InputError
-from physics.analytical import equivalent_thickness as terzaghi_equivalent, lag_time
 from cases.beijing.domain import Domain, polyline_distance
 from cases.beijing.fields import Grid, bilinear, random_fields
 from cases.beijing.scenario import load_scenario, parse_scenario
 from cases.beijing.settings import DEFAULTS, load_settings, size_settings
 from cases.beijing.stresses import DAYS_PER_YEAR, Periods, Stresses, history
 from cases.beijing.truth import TruthFields, bed_systems, equivalent_thickness
+from engine.errors import InputError
+from physics.analytical import equivalent_thickness as terzaghi_equivalent
+from physics.analytical import lag_time
 
 SCENARIOS = DEFAULTS.parent / "scenarios"
 
@@ -273,9 +274,9 @@ def test_scenario_file_errors(tmp_path, domain):
 
 
 def test_case_arrays_in_hdf5_load_as_the_csv_ones(tmp_path):
+    from cases.beijing.store import write_case_files
     from engine.case import Aquifer, Case, Cells, Compressible, Observations
     from engine.caseio import load_case
-    from cases.beijing.store import write_case_files
 
     rng = np.random.default_rng(4)
     n, t = 6, 5

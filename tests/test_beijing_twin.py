@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.caseio import load_case
+from cases.beijing.make import make_twin
+from cases.beijing.settings import DEFAULTS, load_settings
 from engine.app.cli import main as landsub
+from engine.app.make_case import main_make_case
+from engine.caseio import load_case
 from engine.evaluate import evaluate
 from engine.result import read_result
-from cases.beijing.make import make_twin
-from engine.app.make_case import main_make_case
-from cases.beijing.settings import DEFAULTS, load_settings
 
 pytestmark = pytest.mark.modflow
 SCENARIOS = DEFAULTS.parent / "scenarios"

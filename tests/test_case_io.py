@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pandas as pd
 import pytest
-
 from case_files import MANIFEST, assert_same, write_base_case
+
 from engine.case import Aquifer, Case, Cells, Compressible, Geostatic, Observations
 from engine.caseio import load_case, write_case
 from engine.errors import InputError

@@ -10,6 +10,7 @@ import pytest
 from engine.app.cli import main
 from engine.errors import InputError, run_command
 
+
 @pytest.mark.modflow("mf6", "mfnwt", "mf2005")
 def test_doctor_lists_every_program(capsys):
     assert main(["doctor"]) == 0

@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.conformance import (POISON_M, check_solver, conformance_case, conformance_split,
-                                poisoned)
 from engine import registry
+from engine.conformance import POISON_M, check_solver, conformance_case, conformance_split, poisoned
 from engine.registry import solver_class
 from engine.result import Result
 from engine.solver import Solver

@@ -5,9 +5,9 @@ balance, hysteresis accounting, preconsolidation heads, restarts, no-delay beds)
 import numpy as np
 import pytest
 
+from engine.case import build_case
 from physics import delay_beds, instant_beds
 from physics.solver import TerzaghiSolver
-from engine.case import build_case
 
 # a switching history: fall, partial recovery, fall past the previous low, hold
 KNOTS = np.array([0.0, 200.0, 400.0, 700.0, 1000.0])

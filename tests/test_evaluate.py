@@ -5,8 +5,15 @@ import pandas as pd
 import pytest
 
 from engine.errors import InputError
-from engine.evaluate import (cell_metrics, evaluate, linear_rate, markdown, subsidence_zone,
-                             write_csv, write_markdown)
+from engine.evaluate import (
+    cell_metrics,
+    evaluate,
+    linear_rate,
+    markdown,
+    subsidence_zone,
+    write_csv,
+    write_markdown,
+)
 from engine.result import Result
 
 MONTHS = np.arange(np.datetime64("2000-01"), np.datetime64("2002-01")).astype("datetime64[D]")

@@ -4,13 +4,13 @@ synthetic truth the files were made from, written, loaded and run."""
 import numpy as np
 import pandas as pd
 import pytest
-
 import readers_fixtures as fx
+
 from cases.from_data import FromData, build_case, make_case_from_data
+from cases.readers.stratigraphy import equivalent_bed
 from engine import caseio
 from engine.app.make_case import main_from_data
 from engine.registry import make_solver
-from cases.readers.stratigraphy import equivalent_bed
 
 # the InSAR fixture is written by MintPy's own writer
 pytestmark = pytest.mark.needs("mintpy.utils.writefile")

@@ -8,8 +8,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from case_files import FILES, MANIFEST, write_base_case
+
 from engine.caseio import load_case
 from engine.errors import InputError
 

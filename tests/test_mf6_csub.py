@@ -389,6 +389,7 @@ def test_spinup_agrees_with_the_csub_mirror():
     """mf6-csub runs the spin-up as terzaghi does (one record, reported from the first
     case time), and the two agree to the mirror's tolerance (2e-12 m)."""
     from spinup_cases import spun_up_column
+
     from physics.solver import TerzaghiSolver
     case, _, _ = spun_up_column(offset_form=True)
     ours = TerzaghiSolver(scheme="csub", nodes=7, substeps=2).predict(case)

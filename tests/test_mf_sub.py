@@ -3,6 +3,7 @@ forms, and the traps of SUB and FloPy's MODFLOW-2005 support."""
 
 import numpy as np
 import pytest
+from test_mf6_csub import cycling_heads, instant_compaction, make_case, material
 
 from engine.case import Aquifer, Compressible
 from engine.errors import InputError
@@ -10,7 +11,6 @@ from engine.registry import make_solver
 from physics.modflow import mf_sub
 from physics.modflow.mf6_csub import Mf6CsubSolver
 from physics.modflow.mf_sub import MfSubSolver
-from test_mf6_csub import cycling_heads, instant_compaction, make_case, material
 
 
 def mixed_case(n=2):

@@ -4,11 +4,11 @@ MODFLOW 6 CSUB itself, and every physics solver through the conformance suite.""
 import numpy as np
 import pytest
 
+from engine.app.verify import terzaghi_step_case
 from engine.case import build_case
 from engine.conformance import check_solver
 from physics.modflow.mf6_csub import Mf6CsubSolver
 from physics.solver import TerzaghiSolver
-from engine.app.verify import terzaghi_step_case
 
 
 def column_case():

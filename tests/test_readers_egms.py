@@ -3,8 +3,8 @@
 import numpy as np
 import pyproj
 import pytest
-
 import readers_fixtures as fx
+
 from cases.readers import detect_insar_format, read_insar
 from cases.readers.egms import read_egms
 from cases.readers.geodesy import los_to_vertical, project

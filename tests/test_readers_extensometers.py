@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 import readers_fixtures as fx
+
 from cases.readers.extensometers import read_extensometers
 from cases.readers.params import read_params
 from engine.errors import InputError

@@ -5,8 +5,13 @@ import numpy as np
 import pyproj
 import pytest
 
-from cases.readers.geodesy import (check_crs, lonlat_to_projected, los_to_vertical, project,
-                                   utm_zone_of)
+from cases.readers.geodesy import (
+    check_crs,
+    lonlat_to_projected,
+    los_to_vertical,
+    project,
+    utm_zone_of,
+)
 from cases.readers.points import PointSeries
 from engine.errors import InputError
 

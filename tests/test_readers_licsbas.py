@@ -3,8 +3,8 @@
 import h5py
 import numpy as np
 import pytest
-
 import readers_fixtures as fx
+
 from cases.readers import detect_insar_format, read_insar
 from cases.readers.geodesy import los_to_vertical
 from cases.readers.licsbas import read_licsbas

@@ -5,8 +5,8 @@ field and the offending value."""
 import h5py
 import numpy as np
 import pytest
-
 import readers_fixtures as fx
+
 from cases.from_data import FromData, build_case
 from cases.readers import read_insar
 from cases.readers.extensometers import read_extensometers

@@ -1,8 +1,8 @@
 """The generic persistent-scatterer table."""
 
 import numpy as np
-
 import readers_fixtures as fx
+
 from cases.readers import detect_insar_format, read_insar
 from cases.readers.geodesy import los_to_vertical, project
 from cases.readers.ps_csv import read_ps_csv

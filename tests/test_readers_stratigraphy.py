@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 import readers_fixtures as fx
+
 from cases.readers.params import read_params
 from cases.readers.stratigraphy import equivalent_bed, read_stratigraphy
 

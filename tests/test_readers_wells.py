@@ -2,10 +2,15 @@
 
 import numpy as np
 import pytest
-
 import readers_fixtures as fx
-from cases.readers.interpolation import (Variogram, fit_variogram, idw_weights, interpolate,
-                                         kriging_weights)
+
+from cases.readers.interpolation import (
+    Variogram,
+    fit_variogram,
+    idw_weights,
+    interpolate,
+    kriging_weights,
+)
 from cases.readers.params import read_params
 from cases.readers.resample import period_axis
 from cases.readers.wells import heads_on_axis, read_wells

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-
 from case_files import MANIFEST, write_base_case
+
 from engine.case import build_case
 from engine.caseio import load_case
 from engine.errors import InputError

@@ -3,8 +3,8 @@ InSAR period into the case's spin-up and says so in summary.md."""
 
 import numpy as np
 import pytest
-
 import readers_fixtures as fx
+
 from cases.from_data import FromData, build_case
 
 pytestmark = pytest.mark.needs("mintpy.utils.writefile")
@@ -26,7 +26,7 @@ def test_wells_before_the_first_insar_period_are_the_spinup(built):
         "datetime64[D]")
     np.testing.assert_array_equal(case.spinup_times, expected)
     ids = list(case.cells.ids)
-    for name, (r, c, aquifer, _, _) in fx.WELLS.items():
+    for _name, (r, c, aquifer, _, _) in fx.WELLS.items():
         a = case.aquifer_names.index(aquifer)
         spun = case.aquifers[a].spinup_head[ids.index(f"r{r}c{c}")]
         assert spun.shape == (7,) and np.all(np.isfinite(spun))
@@ -37,6 +37,7 @@ def test_wells_before_the_first_insar_period_are_the_spinup(built):
 
 def test_twin_spinup_keeps_the_history_and_joins_the_case_heads():
     from types import SimpleNamespace
+
     from cases.beijing.make import spinup_heads
     rng = np.random.default_rng(0)
     history = rng.normal(0.0, 5.0, (4, 6, 30))           # flow model, spin-up times

@@ -6,8 +6,15 @@ import pytest
 
 from engine.case import Aquifer, Case, Cells, Compressible
 from engine.errors import InputError
-from surrogates.features import (GAMMA_W, FeatureSet, compressible_thickness, lag_times,
-                                 lagged, prior_modulus, raw_feature)
+from surrogates.features import (
+    GAMMA_W,
+    FeatureSet,
+    compressible_thickness,
+    lag_times,
+    lagged,
+    prior_modulus,
+    raw_feature,
+)
 
 
 def _case(heads, beds, days=None):
@@ -57,7 +64,7 @@ def test_lagged_holds_the_first_value_before_the_start_and_zero_lag_is_identity(
 
 
 def test_stress_load_is_thickness_times_effective_stress_change():
-    n, t = 2, 4
+    n, _t = 2, 4
     head = np.array([[10.0, 9.0, 7.0, 8.0], [0.0, -1.0, -1.0, -3.0]])
     case = _case([head], [(_beds(n, 5.0, 3.0, 1e-4, 1e-3),)])
     load = raw_feature(case, "stress_load", 0)

@@ -8,8 +8,14 @@ import torch
 
 from engine.registry import solver_class
 from surrogates.geography import fit_bandwidth, inverse_distance, kernel_weights, nearest
-from surrogates.layers import (AdditiveAttention, GeographicWeights, PhysicsCell,
-                               WindowedSelfAttention, causal_windows, window_mask)
+from surrogates.layers import (
+    AdditiveAttention,
+    GeographicWeights,
+    PhysicsCell,
+    WindowedSelfAttention,
+    causal_windows,
+    window_mask,
+)
 from surrogates.neural_solver import network_names
 from surrogates.presets import resolve
 

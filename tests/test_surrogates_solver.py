@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from cases.synthetic import synthetic_case
-from engine.caseio import load_case, write_case
 from engine.app.fit import fit_command
 from engine.case import Observations
+from engine.caseio import load_case, write_case
 from engine.errors import InputError
 from engine.persistence import load_model, save_model
 from engine.registry import make_solver, solver_class

@@ -6,9 +6,15 @@ import pytest
 from scipy.integrate import quad
 from scipy.linalg import eigh_tridiagonal
 
-from physics.analytical import (compaction_piecewise_linear, degree_of_consolidation,
-                              equivalent_thickness, excess_head, lag_time, ramp_integral,
-                              step_compaction)
+from physics.analytical import (
+    compaction_piecewise_linear,
+    degree_of_consolidation,
+    equivalent_thickness,
+    excess_head,
+    lag_time,
+    ramp_integral,
+    step_compaction,
+)
 
 B, KV, SS = 1.0, 2.5e-6, 1.0e-2  # terzaghi-step: tau = 1000 d
 
@@ -114,7 +120,7 @@ def test_piecewise_linear_superposition():
     t = np.linspace(0.0, 3000.0, 301)
     # one ramp (1 m over 1 day) against the convolution of the step response
     ramp = compaction_piecewise_linear(t, [0.0, 1.0], [0.0, -1.0], B, KV, SS)
-    conv = np.array([quad(lambda s: degree_of_consolidation((x - s) / tau), 0.0,
+    conv = np.array([quad(lambda s: degree_of_consolidation((x - s) / tau), 0.0,  # noqa: B023
                           min(x, 1.0))[0] for x in t]) * SS * B
     np.testing.assert_allclose(ramp, conv, atol=1e-12)
     # a fall and a full recovery: linear, so the bed returns to zero

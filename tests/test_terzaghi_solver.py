@@ -5,13 +5,13 @@ storage, signs and input errors."""
 import numpy as np
 import pytest
 
+from engine.app.verify import refinement_table, terzaghi_error
+from engine.case import build_case
 from engine.errors import InputError
 from engine.registry import make_solver
+from physics.analytical import compaction_piecewise_linear
 from physics.solver import TerzaghiSolver
 from physics.storage import LOG10_E
-from physics.analytical import compaction_piecewise_linear
-from engine.case import build_case
-from engine.app.verify import refinement_table, terzaghi_error
 
 MONTHS = np.round(np.arange(241) * 30.4375).astype(int)
 YEARS = MONTHS / 365.25

@@ -113,7 +113,7 @@ def test_scenario_case_adds_the_offset_ramp_exactly(deep_run):
     scenario = load_case(out / "cases" / "scenario" / "case.toml")
     assert np.array_equal(baseline.times, scenario.times)
     start, end = np.datetime64(f"{DEEP_START}-01"), np.datetime64("2009-12-31")
-    for a, (b, s) in enumerate(zip(baseline.aquifers, scenario.aquifers)):
+    for _a, (b, s) in enumerate(zip(baseline.aquifers, scenario.aquifers)):
         for k, when in enumerate(baseline.times):
             fraction = min(max((when - start) / (end - start), 0.0), 1.0)
             expected = DEEP_OFFSET * fraction if s.name == "confined-3" else 0.0

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cases.beijing.stresses import Stresses
 from engine.errors import SolverError
 from physics.modflow import executables
 from physics.modflow.listing import failure_message
-from cases.beijing.stresses import Stresses
 
 MODEL = "plain"
 DVCLOSE = 1.0e-4      # m

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.case import Aquifer, Case, Cells, Observations
-from engine.errors import InputError
 from cases.beijing import figures, observe
 from cases.beijing.domain import Domain
 from cases.beijing.factcheck import MapTruth, fact_table, markdown
@@ -36,10 +34,12 @@ from cases.beijing.readme import case_readme
 from cases.beijing.scenario import load_scenario
 from cases.beijing.settings import load_settings, size_settings
 from cases.beijing.store import write_arrays, write_case_files
-from cases.beijing.stresses import Periods, Stresses
 from cases.beijing.streams import stream
+from cases.beijing.stresses import Periods, Stresses
 from cases.beijing.truth import DAYS_PER_MONTH, TruthFields
 from cases.beijing.world import run_world
+from engine.case import Aquifer, Case, Cells, Observations
+from engine.errors import InputError
 
 HEADS = ("interpolated", "exact")
 GENERATOR_RECORD = "generator.json"
@@ -249,7 +249,8 @@ def write_truth(folder: Path, worlds, case_times, ids, x, y, map_grid, table,
                        "at the points per aquifer group and system. Per world (history, "
                        "and the scenario if any): heads [aquifer, cell, time] (m above "
                        "datum) on times/case, and spinup_heads [aquifer, cell, time] on "
-                       "spinup_times (from the predevelopment steady state); displacement [cell, time] (m, up positive) "
+                       "spinup_times (from the predevelopment steady state); displacement "
+                       "[cell, time] (m, up positive) "
                        "and compaction [aquifer, cell, time] (m, shortening positive) from "
                        "the first case time; displacement_at_case_start [cell] (m, since "
                        "the predevelopment date); map_displacement [map cell, map_times] "

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cases.beijing.domain import Domain, KM
+from cases.beijing.domain import KM, Domain
 from cases.beijing.fields import Grid, bilinear, random_fields
 
 

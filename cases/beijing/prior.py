@@ -11,7 +11,8 @@ domain's field grid, smoothed by a Gaussian of ``prior.smoothing_length``, then:
   error field; sske = ``prior.elastic_ratio`` * sskv (a textbook ratio);
 - kv = the smoothed truth's kv times a log-normal error field (``kv_error``);
 - coarse: smoothed thickness with the thickness error, elastic storage at the
-  predevelopment stress with the storage error; no preconsolidation heads (normally consolidated at the first time).
+  predevelopment stress with the storage error; no preconsolidation heads (normally
+  consolidated at the first time).
 The confining aquitards of the truth are not in the prior (the seminar's equivalent
 beds are the interbeds'), nor is stress-dependent storage.
 
@@ -25,13 +26,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.case import Compressible
 from cases.beijing.domain import Domain
 from cases.beijing.fields import bilinear, random_fields, smooth
 from cases.beijing.streams import stream
 from cases.beijing.truth import TruthFields
 from cases.readers.interpolation import interpolate
 from cases.readers.wells import Wells, heads_on_axis
+from engine.case import Compressible
 
 
 def prior_materials(domain: Domain, truth: TruthFields, initial_head_grid: np.ndarray,

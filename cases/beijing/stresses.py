@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cases.beijing.domain import Domain, KM, polyline_distance, _absolute
+from cases.beijing.domain import KM, Domain, _absolute, polyline_distance
 from cases.beijing.fields import Grid
 from cases.beijing.streams import stream
 from engine.units import DAYS_PER_YEAR

@@ -35,14 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
+from cases.beijing.domain import Domain, blend
+from cases.beijing.fields import bilinear, random_fields
+from cases.beijing.streams import stream
 from engine.case import Aquifer, Case, Cells, Compressible, Geostatic
 from engine.registry import make_solver
 from engine.units import DAYS_PER_MONTH, DAYS_PER_YEAR
 from physics.analytical import lag_time
 from physics.storage import compression_coefficient, stress_head
-from cases.beijing.domain import Domain, blend
-from cases.beijing.fields import bilinear, random_fields
-from cases.beijing.streams import stream
 
 #: The clay of a group never fills more than this fraction of it.
 MAX_CLAY_FRACTION = 0.8

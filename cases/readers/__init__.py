@@ -12,8 +12,8 @@ from pathlib import Path
 
 import h5py
 
-from engine.errors import InputError, suggest
 from cases.readers.points import PointSeries
+from engine.errors import InputError, suggest
 
 INSAR_FORMATS = ("auto", "mintpy", "egms", "licsbas", "csv")
 

@@ -21,12 +21,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from engine.errors import InputError
 from cases.readers import tables
-from cases.readers.points import (PointSeries, check_coordinates, check_los_up,
-                                  resolve_los_sign, resolve_unit)
-from cases.readers.ps_csv import (LAT_COLUMNS, LON_COLUMNS, X_COLUMNS, Y_COLUMNS,
-                                  date_columns, point_ids, read_series_matrix)
+from cases.readers.points import (
+    PointSeries,
+    check_coordinates,
+    check_los_up,
+    resolve_los_sign,
+    resolve_unit,
+)
+from cases.readers.ps_csv import (
+    LAT_COLUMNS,
+    LON_COLUMNS,
+    X_COLUMNS,
+    Y_COLUMNS,
+    date_columns,
+    point_ids,
+    read_series_matrix,
+)
+from engine.errors import InputError
 
 EGMS_CRS = "EPSG:3035"
 _LEVEL = re.compile(r"(?:^|_)(L2a|L2b|L3)(?:_|$)", re.IGNORECASE)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import InputError
 from cases.readers import tables
 from cases.readers.depths import assign_interval
 from cases.readers.sites import site_positions
+from engine.errors import InputError
 
 SITE_COLUMNS = ("site", "extensometer", "station")
 TIME_COLUMNS = ("time", "date")
@@ -93,11 +93,11 @@ def read_extensometers(path, aquifers, settings: dict, params_source: str = "--p
     if (~keep).any():
         notes.append(f"{int((~keep).sum())} empty compaction cell(s) read as gaps")
     groups = {}
-    for s, a, t, c, key in zip(site[keep], aquifer[keep], times[keep], compaction[keep],
+    for s, a, t, c, _key in zip(site[keep], aquifer[keep], times[keep], compaction[keep],
                                layer_key[keep]):
         groups.setdefault((s, a, t), []).append(c)
     layers_in = {}
-    for s, a, key in set(zip(site, aquifer, layer_key)):
+    for s, a, _key in set(zip(site, aquifer, layer_key)):
         layers_in[(s, a)] = layers_in.get((s, a), 0) + 1
     out, incomplete = [], 0
     for (s, a, t), values in sorted(groups.items()):

@@ -18,8 +18,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from engine.errors import InputError
 from cases.readers.points import PointSeries, check_los_up
+from engine.errors import InputError
 
 _WGS84_A = 6378137.0
 _WGS84_F = 1.0 / 298.257223563

@@ -23,9 +23,14 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from cases.readers.points import (
+    PointSeries,
+    open_hdf5,
+    parse_yyyymmdd,
+    resolve_los_sign,
+    resolve_unit,
+)
 from engine.errors import InputError
-from cases.readers.points import (PointSeries, open_hdf5, parse_yyyymmdd, resolve_los_sign,
-                                  resolve_unit)
 
 GEOMETRY_NAMES = ("geometryGeo.h5", "geometryRadar.h5", "geo_geometryRadar.h5",
                   "geo_geometryGeo.h5")

@@ -25,10 +25,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import InputError
 from cases.readers import tables
-from cases.readers.points import (PointSeries, check_coordinates, parse_date_label,
-                                  resolve_los_sign, resolve_unit, check_unique_dates)
+from cases.readers.points import (
+    PointSeries,
+    check_coordinates,
+    check_unique_dates,
+    parse_date_label,
+    resolve_los_sign,
+    resolve_unit,
+)
+from engine.errors import InputError
 
 ID_COLUMNS = ("id", "pid", "point_id", "code")
 X_COLUMNS, Y_COLUMNS = ("x", "easting"), ("y", "northing")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import InputError
 from cases.readers.points import PointSeries
+from engine.errors import InputError
 
 
 def to_reference_points(series: PointSeries, x: float, y: float, radius: float,

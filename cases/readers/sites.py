@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.errors import InputError
 from cases.readers import tables
 from cases.readers.geodesy import lonlat_to_projected
 from cases.readers.ps_csv import LAT_COLUMNS, LON_COLUMNS, X_COLUMNS, Y_COLUMNS
+from engine.errors import InputError
 
 
 def has_position(frame) -> bool:

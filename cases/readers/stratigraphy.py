@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import InputError, suggest
 from cases.readers import tables
 from cases.readers.depths import assign_interval
 from cases.readers.sites import site_positions
+from engine.errors import InputError, suggest
 from physics.analytical import lag_time
 
 SITE_COLUMNS = ("site", "borehole", "well")

@@ -7,7 +7,6 @@ A quantity column may carry its unit as a suffix (``head_m``, ``compaction_mm``,
 
 from __future__ import annotations
 
-
 import numpy as np
 import pandas as pd
 

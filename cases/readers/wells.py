@@ -21,11 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.errors import InputError, suggest
 from cases.readers import tables
 from cases.readers.depths import assign_interval
 from cases.readers.resample import period_index, runs
 from cases.readers.sites import has_position, site_positions
+from engine.errors import InputError, suggest
 
 WELL_COLUMNS = ("well", "well_id", "station")
 TIME_COLUMNS = ("time", "date", "datetime")

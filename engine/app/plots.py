@@ -31,8 +31,8 @@ from matplotlib.colors import Normalize, to_hex  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from engine.evaluate import pooled_metrics  # noqa: E402
 from engine import registry  # noqa: E402
+from engine.evaluate import pooled_metrics  # noqa: E402
 
 KM = 1000.0
 DPI = 110

@@ -46,7 +46,7 @@ from engine.solver import Solver
 from engine.split import Split
 from physics.analytical import lag_time
 from physics.calibration.observations import training_data
-from physics.calibration.parameters import CLIP_SD, KINDS, ParameterSpace
+from physics.calibration.parameters import CLIP_SD, ParameterSpace
 from physics.solver import TerzaghiSolver
 from surrogates.differentiable import consolidation as twin
 from surrogates.train import Sequences, resolve_device, torch_threads, train
@@ -77,7 +77,7 @@ def covariates(case, until: int) -> tuple[np.ndarray, list[str]]:
         columns.append(np.broadcast_to(np.asarray(values, dtype=np.float64), (n,)))
         names.append(name)
 
-    for a, aquifer in enumerate(case.aquifers):
+    for _a, aquifer in enumerate(case.aquifers):
         head = np.asarray(aquifer.head[:, :until], dtype=np.float64)
         add(f"{aquifer.name}.head_change", head[:, -1] - head[:, 0])
         add(f"{aquifer.name}.deepest_drawdown", head[:, 0] - head.min(axis=1))

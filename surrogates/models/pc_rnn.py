@@ -44,7 +44,8 @@ class PhysicsRNN(SequenceModel):
 
     @classmethod
     def inputs(cls, case, cells, features, config, fitted, extra=None):
-        stiffness = prior_modulus(case.without_observations().take_cells(cells)) / fitted["reference_modulus_kpa"]
+        stiffness = (prior_modulus(case.without_observations().take_cells(cells))
+                     / fitted["reference_modulus_kpa"])
         return ({"x": features.transform(case, cells, extra)},
                 {"stiffness": stiffness.astype(np.float32)})
 

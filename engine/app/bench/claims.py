@@ -121,7 +121,7 @@ def zone_correlation_claim(case, split, runs) -> dict:
         return _missing(claim, seminar, "pc-rnn")
     r, zone = _per_cell(case, split, runs["pc-rnn"][0], "cumulative", "pearson_r")
     parts, inside = [], 0
-    for z, (lo, hi) in ZONE_R_RANGES.items():
+    for z, (lo, _hi) in ZONE_R_RANGES.items():
         values = r[zone == z]
         if not len(values):
             parts.append(f"{z}: no test cell")

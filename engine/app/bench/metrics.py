@@ -151,7 +151,7 @@ def headline_markdown(table: pd.DataFrame, kinds: dict) -> str:
             "| horizon (months) | fit (s) | predict (s) |")
     lines = [head, "|" + "---|" * 11]
     for solver in dict.fromkeys(table.solver):
-        v = lambda *a, **k: value(table, solver, *a, **k)  # noqa: E731
+        v = lambda *a, **k: value(table, solver, *a, **k)  # noqa: E731, B023 (used in this iteration)
         lines.append(
             f"| {solver} | {kinds.get(solver, '')} | {_fmt(v('cumulative', 'rmse_mm'))} | "
             f"{_fmt(v('cumulative', 'r2'), 3)} | {_fmt(v('increment', 'rmse_mm'))} | "

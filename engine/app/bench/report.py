@@ -11,11 +11,17 @@ import numpy as np
 
 from engine import __version__
 from engine.app.bench.claims import claims_markdown
+from engine.app.bench.figures import test_rates
+from engine.app.bench.metrics import (
+    aquifer_markdown,
+    headline_markdown,
+    holdout_markdown,
+    horizon_markdown,
+    value,
+    zone_markdown,
+)
 from engine.app.bench.runner import write_text_atomic
 from engine.app.truth import bench_markdown
-from engine.app.bench.figures import test_rates
-from engine.app.bench.metrics import (aquifer_markdown, headline_markdown, holdout_markdown,
-                                  horizon_markdown, value, zone_markdown)
 
 DEFINITIONS = (
     "Metrics on the split's test part. R² = 1 - SSE/SST about the observed mean (not the "
