@@ -49,6 +49,9 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS
 
 
 
+#: Items larger than this (bytes, pickled) are scattered to a worker before their task.
+INLINE_ITEM_BYTES = 64 * 1024
+
 #: The Dask event topic the workers' epoch reports travel on.
 EPOCH_TOPIC = "landsub-epoch"
 
@@ -135,19 +138,24 @@ _SERIAL_LISTENER: list = []
 
 
 def _gather(client, task, items, total, progress, label, fits, done) -> list:
+    import cloudpickle
     from distributed import as_completed
     from tqdm.auto import tqdm
 
     futures = []
     try:
-        # the function and each item are scattered (sent to a worker) rather than
+        # the function and large items are scattered (sent to a worker) rather than
         # embedded in the task: a solver or a tile of a case is megabytes, which the
         # task graph carries badly. Item by item, so that the workers start on the
-        # first while the next are prepared and sent.
+        # first while the next are prepared and sent. Small items (a solver's name and
+        # options) travel in the task: bound to no worker's data, each task goes to the
+        # next idle worker in submission order.
         function = client.scatter(task, broadcast=True, hash=False)
         for index, item in enumerate(items):
             fits.named(index, item)
-            [data] = client.scatter([(index, item)], hash=False)
+            data = (index, item)
+            if len(cloudpickle.dumps(data)) > INLINE_ITEM_BYTES:
+                [data] = client.scatter([data], hash=False)
             futures.append(client.submit(_apply, function, data, pure=False))
         position = {future.key: index for index, future in enumerate(futures)}
         results = {}
