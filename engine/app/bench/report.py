@@ -97,6 +97,9 @@ def write_report(out: Path, case, split, plan, table, runs, horizons, claims, fi
                  threshold: float, command: str, seconds: float) -> Path:
     kinds = {name: result.kind for name, (result, _) in runs.items()}
     test = split.test_mask(case) & np.isfinite(case.observations.displacement)
+    # how far the held-out cells are from what trained: near neighbours flatter a
+    # spatial score (a per-cell trend "predicts" a cell beside a training cell)
+    distance = split.median_holdout_distance(case)
     parts = [
         f"# landsub bench: {case.name}", "",
         f"- command: `{command}`",
@@ -104,6 +107,8 @@ def write_report(out: Path, case, split, plan, table, runs, horizons, claims, fi
         f"{case.times[0]} .. {case.times[-1]})",
         f"- split: {split.to_dict()} -> {int(test.sum())} test observations at "
         f"{int(test.any(axis=1).sum())} cells",
+        *([f"- median distance from a held-out cell to its nearest training cell: "
+           f"{distance:.0f} m"] if distance is not None else []),
         f"- preset: {plan.preset or 'each solver default'}; seed {plan.seed}; solvers in "
         f"run order: {', '.join(runs)}",
         f"- landsub {__version__}, Python {platform.python_version()}, {os.cpu_count()} "
