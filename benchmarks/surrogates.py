@@ -52,6 +52,7 @@ from cases.synthetic import synthetic_case  # noqa: E402
 from engine.evaluate import evaluate  # noqa: E402
 from engine.registry import make_solver, solver_class  # noqa: E402
 from engine.split import Split  # noqa: E402
+from engine.units import DAYS_PER_MONTH  # noqa: E402
 from surrogates.features import lag_times  # noqa: E402
 from surrogates.neural_solver import network_names  # noqa: E402
 from surrogates.train import torch_threads  # noqa: E402
@@ -132,7 +133,7 @@ def lag_comparison(seeds=(1, 2, 3)) -> dict:
         truth = synthetic_case(n_cells=150, n_months=MONTHS, seed=seed, noise_mm=0.0)
         tau = lag_times(case).max(axis=0)
         long = (tau >= np.quantile(tau, 2 / 3))[:, None] & SPLIT.test_mask(case)
-        row = {"seed": seed, "long_lag_months_min": float(np.quantile(tau, 2 / 3) / 30.44),
+        row = {"seed": seed, "long_lag_months_min": float(np.quantile(tau, 2 / 3) / DAYS_PER_MONTH),
                "long_lag_test_cells": int(long.any(axis=1).sum())}
         for name in ("am-gru", "lag-am-gru"):
             solver = make_solver(name)

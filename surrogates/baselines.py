@@ -21,6 +21,7 @@ from engine.registry import register
 from engine.result import Result
 from engine.solver import Limit, Solver
 from engine.split import Split
+from engine.units import DAYS_PER_YEAR, M_TO_MM
 
 _STATE_FILE = "trend.json"
 
@@ -64,7 +65,7 @@ class TrendSolver(Solver):
                              "no training cell has two observed times to fit a rate")
         self.x, self.y, self.rate = case.cells.x[known], case.cells.y[known], rate[known]
         return {"training_cells": int(known.sum()),
-                "median_rate_mm_per_year": float(np.median(self.rate) * 1e3 * 365.25)}
+                "median_rate_mm_per_year": float(np.median(self.rate) * M_TO_MM * DAYS_PER_YEAR)}
 
     def rates(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Rate (m/day) at points x, y (m): a training cell's own rate at its location,
