@@ -89,3 +89,23 @@ def test_a_case_named_by_its_file_is_named_so_in_errors(tmp_path):
         validate_case(broken)
     assert caught.value.source == case.source
     assert caught.value.detail == 'cell "B": kv = -1.0 must be > 0 (m/d)'
+
+
+def test_a_params_file_takes_the_case_schemas_rules(tmp_path):
+    """cases.readers.params accepts exactly what a case file accepts: a rigid skeleton
+    (sske = 0) loads, virgin storage below elastic storage is refused, by the same rule."""
+    from cases.readers.params import read_params
+    import readers_fixtures as fx
+
+    rigid = fx.PARAMS.replace("  sske = 5.0e-6\n", "  sske = 0.0\n", 1)
+    (tmp_path / "rigid").mkdir()
+    (tmp_path / "rigid" / "params.toml").write_text(rigid)
+    params = read_params(tmp_path / "rigid" / "params.toml")
+    assert params.aquifers[1].nodelay["sske"] == 0.0
+
+    inverted = fx.PARAMS.replace("  sskv = 1.0e-4\n", "  sskv = 1.0e-6\n", 1)
+    (tmp_path / "inverted").mkdir()
+    (tmp_path / "inverted" / "params.toml").write_text(inverted)
+    with pytest.raises(InputError) as err:
+        read_params(tmp_path / "inverted" / "params.toml")
+    assert "aquifers[1].nodelay.sskv" in str(err.value) and "sske" in str(err.value)

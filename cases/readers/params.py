@@ -55,7 +55,10 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from engine.errors import InputError, suggest
+from engine.schema import disorder, violation
 
 MATERIAL_KEYS = {
     "interbeds": ("thickness", "count", "kv", "sske", "sskv"),
@@ -132,9 +135,15 @@ def _material(source, prefix, kind, table) -> dict:
     for key in MATERIAL_REQUIRED[kind]:
         if key not in table:
             raise InputError(source, f"{prefix}{key}", f"{kind} needs {key}")
-    out = {k: _number(source, f"{prefix}{k}", v) for k, v in table.items()}
-    if out.get("count", 1.0) < 1.0:
-        raise InputError(source, f"{prefix}count", f"{out['count']} must be >= 1")
+    out = {k: _number(source, f"{prefix}{k}", v, positive=False) for k, v in table.items()}
+    # the case schema's rules, so that a params file accepts exactly what a case file does
+    for key, value in out.items():
+        broken = violation(key, np.array([value]))
+        if broken is not None:
+            raise InputError(source, f"{prefix}{key}", broken[1])
+    unordered = disorder({k: np.array([v]) for k, v in out.items()})
+    if unordered is not None:
+        raise InputError(source, f"{prefix}{unordered[0]}", unordered[2])
     return out
 
 
