@@ -94,8 +94,9 @@ def test_a_case_named_by_its_file_is_named_so_in_errors(tmp_path):
 def test_a_params_file_takes_the_case_schemas_rules(tmp_path):
     """cases.readers.params accepts exactly what a case file accepts: a rigid skeleton
     (sske = 0) loads, virgin storage below elastic storage is refused, by the same rule."""
-    from cases.readers.params import read_params
     import readers_fixtures as fx
+
+    from cases.readers.params import read_params
 
     rigid = fx.PARAMS.replace("  sske = 5.0e-6\n", "  sske = 0.0\n", 1)
     (tmp_path / "rigid").mkdir()
