@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from engine.case import STORAGE_KINDS, Aquifer, Case, Cells, Compressible, Geostatic, Observations
-from engine.casewrite import EXTENSOMETER_COLUMNS, WELL_COLUMNS, write_case
+from engine.casewrite import write_case
 from engine.errors import InputError, suggest
 from engine.manifest import ManifestValues, read_manifest, show
+from engine.observations_io import SUGGEST_AMONG, ObservationReading
 from engine.resources import case_bytes, check_memory
 from engine.schema import (
     FREQS,
@@ -54,8 +55,6 @@ _TOP_KEYS = ("schema", "name", "description", "time", "spinup", "cells", "aquife
              "geostatic", "observations")
 _AQUIFER_KEYS = ("name", "head", "spinup_head", "top", "bottom", "interbeds", "nodelay",
                  "coarse")
-_OBSERVATION_KEYS = ("displacement", "extensometers", "wells")
-_SUGGEST_AMONG = 10_000  # did-you-mean looks at no more names: difflib over 100k takes seconds
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def load_case(path, *, allow_outside_case: bool = False) -> Case:
         return _Loader(manifest).case(read_manifest(manifest))
 
 
-class _Loader(ManifestValues):
+class _Loader(ObservationReading, ManifestValues):
     """Builds a Case from a parsed manifest; knows the manifest's folder, the cells and
     times read so far, and caches parameter tables shared by several fields."""
 
@@ -415,7 +414,7 @@ class _Loader(ManifestValues):
         if (index < 0).any():
             unknown = columns[int(np.argmax(index < 0))]
             raise InputError(path, f'column "{unknown}"', f'"{unknown}" is not a cell id of the '
-                             f"case{suggest(unknown, self.ids[:_SUGGEST_AMONG])}")
+                             f"case{suggest(unknown, self.ids[:SUGGEST_AMONG])}")
         return index
 
     def mismatched_times(self, times: np.ndarray, path: Path, axis_times: np.ndarray):
@@ -440,77 +439,6 @@ class _Loader(ManifestValues):
                 self.fail(f"geostatic.{key}", broken[1])
         land = self.parameters(table, ("land_surface",), "geostatic")
         return Geostatic(land_surface=land.get("land_surface", np.zeros(len(self.ids))), **gravity)
-
-    # -- observations ----------------------------------------------------------------
-
-    def observations(self, table, aquifer_names: list[str]) -> Observations:
-        self.keys(table, _OBSERVATION_KEYS, "observations")
-        found = {}
-        if "displacement" in table:
-            found["displacement"] = self.displacement(table["displacement"])
-        for key, columns in (("extensometers", EXTENSOMETER_COLUMNS), ("wells", WELL_COLUMNS)):
-            if key in table:
-                path = self.file_reference(table[key], ("file",), f"observations.{key}")
-                found[key] = self.records(path, columns, aquifer_names)
-        return Observations(**found)
-
-    def displacement(self, value) -> np.ndarray:
-        """[N, T] m up positive, NaN where not observed."""
-        field = "observations.displacement"
-        path = self.file_reference(value, ("file", "dataset"), field)
-        shape = (len(self.ids), len(self.times))
-        if "dataset" in value:
-            observed = read_hdf5(path, value["dataset"], shape, self.manifest, f"{field}.dataset")
-        else:
-            times, columns, values = self.wide_table(path)
-            steps = np.searchsorted(self.times, times)
-            last = len(self.times) - 1
-            outside = (steps > last) | (self.times[np.minimum(steps, last)] != times)
-            if outside.any():
-                row = int(np.argmax(outside))
-                raise InputError(path, 'column "time"', f"line {line_of(path, row)}: "
-                                 f"{times[row]} is not a time of the case axis "
-                                 f"({self.times[0]} to {self.times[-1]}, {len(self.times)} "
-                                 "times); observations must fall on case times")
-            observed = np.full(shape, np.nan)
-            observed[np.ix_(self.column_cells(columns, path), steps)] = values.T
-        infinite = np.isinf(observed)
-        if infinite.any():
-            cell, step = np.unravel_index(int(np.argmax(infinite)), shape)
-            where = (f'dataset "{value["dataset"]}"' if "dataset" in value
-                     else f'column "{self.ids[cell]}"')
-            raise InputError(path, where, f'cell "{self.ids[cell]}", time {self.times[step]}: '
-                             f"displacement {float(observed[cell, step])!r} is not finite")
-        return observed
-
-    def records(self, path: Path, columns, aquifer_names: list[str]) -> dict:
-        """A long observation table as a dict of equal-length arrays (see Observations)."""
-        frame = read_table(path, columns, ())
-        out = {}
-        for column in columns:
-            if column in ("site", "well"):
-                out[column] = frame[column].to_numpy(dtype=str)
-            elif column == "cell":
-                out[column] = self.lookup(frame[column], self.ids, path, "a cell id")
-            elif column == "aquifer":
-                out[column] = self.lookup(frame[column], aquifer_names, path, "an aquifer name")
-            elif column == "time":
-                out[column] = dates(frame[column], path, 'column "time"')
-            else:
-                out[column] = self.finite_column(frame, column, path)
-        return out
-
-    @staticmethod
-    def lookup(column: pd.Series, names, path: Path, what: str) -> np.ndarray:
-        """Positions in ``names`` of each entry, refusing one that is not there."""
-        text = column.str.strip()
-        index = pd.Index(names).get_indexer(text)
-        if (index < 0).any():
-            row = int(np.argmax(index < 0))
-            raise InputError(path, f'column "{column.name}"', f"line {line_of(path, row)}: "
-                             f'"{text.iloc[row]}" is not {what} of the case'
-                             f"{suggest(text.iloc[row], names[:_SUGGEST_AMONG])}")
-        return index.astype(np.int64)
 
 
 def _first_gap(values: np.ndarray) -> tuple[int, int] | None:
