@@ -46,8 +46,10 @@ def test_a_network_in_one_module_is_registered_and_configured(toy_network):
 def test_a_network_in_one_module_is_benched(toy_network, tmp_path):
     manifest = write_case(synthetic_case(n_cells=40, n_months=48, seed=3), tmp_path / "case")
     out = tmp_path / "bench"
+    # in this process: the toy network is registered here, by importing a test module,
+    # not as a module of surrogates/models that spawned Dask workers would import too
     outcome = bench(str(manifest), ["toy-net", "trend"], "spatial:0.7", out, preset="fast",
-                    log=lambda *a: None)
+                    log=lambda *a: None, scheduler="serial")
     assert set(finished(out)) == {"toy-net", "trend"}
     result = read_result(out / "results.h5", group="toy-net")
     assert np.isfinite(result.displacement).all() and result.options["hidden"] == 4

@@ -191,7 +191,7 @@ def test_options_apply_to_every_member_of_their_solver(generic, tmp_path):
 
 @pytest.mark.parametrize("option, field, words", [
     ("trend:k=2", "trend", "does not run"),
-    ("terzaghi:nodes=many", "nodes", "is not a int"),
+    ("terzaghi:nodes=many", "nodes", "is not an integer"),
     ("terzaghi:node=9", "node", 'did you mean "nodes"'),
     ("lstm:seed=3", "lstm:seed", "use --seed"),
     ("terzaghi=9", "terzaghi=9", "SOLVER:KEY=VALUE"),
