@@ -19,7 +19,6 @@ import xarray as xr
 
 from cases.synthetic import synthetic_case
 from engine.app.bench import bench, main_bench
-from engine.app.bench.claims import seminar_claims
 from engine.app.bench.metrics import compaction_rows, value
 from engine.app.bench.runner import finished
 from engine.caseio import load_case, write_case

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from engine.app import distributed
+from engine.app.distributed import local_cluster, predict_tiles, run_tasks
 from engine.case import build_case
 from engine.caseio import load_case
-from engine.app.distributed import local_cluster, predict_tiles, run_tasks
 from engine.errors import InputError
 from engine.solver import Solver
 from physics.solver import TerzaghiSolver

@@ -20,8 +20,14 @@ import shlex
 import time
 from pathlib import Path
 
-from engine.app.bench.runner import (BASELINE, Plan, load_runs, run_solvers, write_json_atomic,
-                                 write_text_atomic)
+from engine.app.bench.runner import (
+    BASELINE,
+    Plan,
+    load_runs,
+    run_solvers,
+    write_json_atomic,
+    write_text_atomic,
+)
 from engine.app.options import options_per_solver, parse_solver_options
 from engine.errors import InputError, run_command
 from engine.split import Split
