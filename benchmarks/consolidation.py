@@ -73,7 +73,7 @@ def vector_instructions() -> dict:
     """Counts of packed and scalar double-precision divides and FMAs in the machine code
     of a fresh (uncached) compilation of the delay-bed kernel."""
     fresh = numba.njit(parallel=True, fastmath={"nsz", "contract"})(
-        delay_beds.run_delay_beds.py_func)
+        delay_beds.advance.py_func)
     case = synthetic_case(delay_beds.LANES, "seasonal")
     grid = delay_beds.make_grid("default", 19)
     n, t, lanes = grid.nodes, case.n_times, delay_beds.LANES
@@ -82,7 +82,8 @@ def vector_instructions() -> dict:
     start = np.repeat(heads[None, :, 0], n, axis=0)
     fresh(heads, case.days, ones, ones, ones, ones, False, ones, grid.width,
           grid.conductance, grid.boundary, grid.coupling, 1, 100, start, start.copy(),
-          np.zeros((n, lanes)), np.empty((lanes, t)), np.empty((lanes, t)))
+          np.zeros((n, lanes)), np.zeros((3, lanes)), np.empty((lanes, t)),
+          np.empty((lanes, t)), 0, 1, 1, t)
     asm = "".join(fresh.inspect_asm().values())
     count = {}
     for name, pattern in (("packed_div", r"\bv?divpd\b"), ("scalar_div", r"\bv?divsd\b"),

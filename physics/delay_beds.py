@@ -69,6 +69,7 @@ import numba
 import numpy as np
 
 from physics.storage import MIN_EFFECTIVE_STRESS, storage_release
+from physics.windows import windows
 
 #: Grading of the default grid: neighbouring cells differ by exp(GRADING / cells).
 GRADING = 1.0
@@ -136,7 +137,6 @@ _H, _H_NEW, _PC, _FLAG, _SE, _SV, _Q, _D = range(8)
 _A_DT, _HB, _RELEASED, _DRAINED, _WORST = range(5)
 
 
-@numba.njit(parallel=True, cache=True, fastmath={"nsz", "contract"})
 def run_delay_beds(aquifer_head, days, alpha, scale, sske, sskv, stress_dependent,
                    stress_head, width, conductance, boundary, coupling, substeps,
                    max_iterations, head, preconsolidation_head, inelastic,
@@ -146,7 +146,8 @@ def run_delay_beds(aquifer_head, days, alpha, scale, sske, sskv, stress_dependen
     The number of beds L must be a multiple of LANES (pad with inert beds: any positive
     alpha and storage). Each chunk of LANES beds is advanced by one thread, beds
     innermost so that the sweeps vectorise across beds, and iterates on its regimes
-    in lockstep.
+    in lockstep. The run is cut into kernel calls short enough for Ctrl-C
+    (``physics.windows``); the cut changes no digit.
 
     aquifer_head : [L, T] m, the aquifer head of each bed at the case times.
     days : [T] case times in days. alpha : [L] Kv / b^2 (1/d).
@@ -167,7 +168,7 @@ def run_delay_beds(aquifer_head, days, alpha, scale, sske, sskv, stress_dependen
     """
     n_beds, n_times = aquifer_head.shape
     n = width.shape[0]
-    # no bounds checks below: refuse inconsistent arrays here
+    # the kernel has no bounds checks: refuse inconsistent arrays here
     if (n_beds % LANES or days.shape[0] != n_times or n < 2
             or alpha.shape[0] != n_beds or scale.shape[0] != n_beds
             or sske.shape[0] != n_beds or sskv.shape[0] != n_beds
@@ -177,9 +178,29 @@ def run_delay_beds(aquifer_head, days, alpha, scale, sske, sskv, stress_dependen
             or inelastic.shape != (n, n_beds) or compaction.shape != (n_beds, n_times)
             or outflow.shape != (n_beds, n_times)):
         raise ValueError("run_delay_beds: inconsistent array shapes")
-    status = np.zeros(n_beds, dtype=np.int8)
-    for chunk in numba.prange(n_beds // LANES):
-        j0 = chunk * LANES
+    totals = np.zeros((3, n_beds))          # released, drained, worst status
+    compaction[:, 0] = 0.0
+    outflow[:, 0] = 0.0
+    for first_chunk, end_chunk, first_step, end_step in windows(
+            n_beds // LANES, n_times, LANES * n * substeps, numba.get_num_threads()):
+        advance(aquifer_head, days, alpha, scale, sske, sskv, stress_dependent,
+                 stress_head, width, conductance, boundary, coupling, substeps,
+                 max_iterations, head, preconsolidation_head, inelastic, totals,
+                 compaction, outflow, first_chunk, end_chunk, first_step, end_step)
+    return totals[2].astype(np.int8)
+
+
+@numba.njit(parallel=True, cache=True, fastmath={"nsz", "contract"})
+def advance(aquifer_head, days, alpha, scale, sske, sskv, stress_dependent, stress_head,
+             width, conductance, boundary, coupling, substeps, max_iterations, head,
+             preconsolidation_head, inelastic, totals, compaction, outflow,
+             first_chunk, end_chunk, first_step, end_step):
+    """The kernel of ``run_delay_beds``: chunks first_chunk .. end_chunk - 1 through steps
+    first_step .. end_step - 1 (step k ends at time k); ``totals`` [3, L] in/out holds
+    each bed's released and drained water (per unit of b) and worst status so far."""
+    n = width.shape[0]
+    for c in numba.prange(end_chunk - first_chunk):
+        j0 = (first_chunk + c) * LANES
         work = np.zeros((n, 8, LANES))
         lanes = np.zeros((5, LANES))
         for i in range(n):
@@ -190,9 +211,10 @@ def run_delay_beds(aquifer_head, days, alpha, scale, sske, sskv, stress_dependen
                 work[i, _SE, j] = sske[j0 + j]
                 work[i, _SV, j] = sskv[j0 + j]
         for j in range(LANES):
-            compaction[j0 + j, 0] = 0.0
-            outflow[j0 + j, 0] = 0.0
-        for k in range(1, n_times):
+            lanes[_RELEASED, j] = totals[0, j0 + j]
+            lanes[_DRAINED, j] = totals[1, j0 + j]
+            lanes[_WORST, j] = totals[2, j0 + j]
+        for k in range(first_step, end_step):
             dt = (days[k] - days[k - 1]) / substeps
             for s in range(1, substeps + 1):
                 frac = s / substeps
@@ -222,8 +244,9 @@ def run_delay_beds(aquifer_head, days, alpha, scale, sske, sskv, stress_dependen
                 preconsolidation_head[i, j0 + j] = work[i, _PC, j]
                 inelastic[i, j0 + j] = work[i, _FLAG, j]
         for j in range(LANES):
-            status[j0 + j] = np.int8(lanes[_WORST, j])
-    return status
+            totals[0, j0 + j] = lanes[_RELEASED, j]
+            totals[1, j0 + j] = lanes[_DRAINED, j]
+            totals[2, j0 + j] = lanes[_WORST, j]
 
 
 @numba.njit(inline="always", fastmath={"nsz", "contract"})

@@ -189,6 +189,27 @@ def test_threads_and_chunking_do_not_change_results():
     np.testing.assert_array_equal(alone[0], one[n - 1])
 
 
+@pytest.mark.parametrize("scheme", delay_beds.SCHEMES)
+def test_short_kernel_calls_change_no_digit(tmp_path, monkeypatch, scheme):
+    """A run cut into one-step calls (what Ctrl-C needs on a long run) equals the run in
+    as few calls as fit the budget: delay beds of both storage kinds, no-delay beds and
+    the skeleton, several chunks of beds."""
+    from engine.caseio import load_case
+    from physics import windows
+    from tests.case_files import write_base_case
+
+    base = load_case(write_base_case(tmp_path / "case"))
+    case = base.take_cells(np.arange(3 * delay_beds.LANES + 5) % base.n_cells)
+    solver = TerzaghiSolver(scheme=scheme, substeps=3)
+    whole = solver.compaction_parts(case)
+    monkeypatch.setattr(windows, "WORK_PER_CALL", 1)
+    assert len(list(windows.windows(4, case.n_times, 100, 2))) == 2 * (case.n_times - 1)
+    cut = solver.compaction_parts(case)
+    assert sorted(cut) == sorted(whole) and len(whole) == 5
+    for key in whole:
+        np.testing.assert_array_equal(cut[key], whole[key], err_msg=str(key))
+
+
 def test_instant_beds_follow_the_hysteresis_law():
     rng = np.random.default_rng(3)
     n = instant_beds.LANES + 3

@@ -286,3 +286,44 @@ def test_a_full_disk_is_one_line_naming_the_path_and_leaves_the_old_result(tmp_p
     assert len(err) == 1 and "No space left on device" in err[0] and str(out) in err[0]
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "r.h5"]
+
+
+CTRL_C_CHILD = """
+import sys, time
+import numpy as np
+from engine.case import build_case
+from engine.errors import run_command
+from physics.solver import TerzaghiSolver
+
+def bed_case(cells, times):
+    days = np.arange(times) * 30.4375
+    head = -np.outer(np.linspace(0.5, 2.0, cells), days / 365.25)
+    return build_case("long", days, [{"head": head, "interbeds": [{
+        "thickness": 5.0, "count": 2.0, "kv": 1e-5, "sske": 1e-5, "sskv": 1e-3}]}])
+
+solver = TerzaghiSolver(nodes=1001, substeps=1000)
+solver.predict(bed_case(1, 2))              # compiled, or loaded from Numba's cache
+case = bed_case(64, 241)                    # minutes of kernel work
+print("ready", flush=True)
+sys.exit(run_command("landsub run", lambda: solver.predict(case)))
+"""
+
+
+def test_ctrl_c_stops_a_long_kernel_run_within_a_second():
+    import signal
+    import time
+
+    child = subprocess.Popen([sys.executable, "-c", CTRL_C_CHILD], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready", child.stderr.read()[-2000:]
+        time.sleep(1.0)            # well inside the run's kernel calls
+        sent = time.perf_counter()
+        child.send_signal(signal.SIGINT)
+        code = child.wait(timeout=30)
+        stopped = time.perf_counter() - sent
+    finally:
+        child.kill()
+    assert code == 130, child.stderr.read()[-2000:]
+    # within a second on an idle machine; the margin is for a loaded CI runner
+    assert stopped < 2.0, f"stopped {stopped:.2f} s after Ctrl-C"
