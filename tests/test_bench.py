@@ -31,18 +31,23 @@ from engine.split import Split
 SOLVERS = ["zero", "terzaghi", "lstm"]
 
 
-@pytest.fixture(scope="module")
-def case_path(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("case")
-    case = synthetic_case(n_cells=60, n_months=72, seed=3)
-    # extensometers: the physics' own compaction at two cells, so the truth is known
+def with_extensometers(case, sites, first: int):
+    """``case`` with extensometers at the cells ``sites`` from time index ``first`` on,
+    reading the physics' own compaction, so the truth is known."""
     compaction = make_solver("terzaghi").predict(case).compaction
-    cells, aquifers, times = np.meshgrid([0, 5], range(3), np.arange(12, 72), indexing="ij")
+    cells, aquifers, times = np.meshgrid(sites, range(3), np.arange(first, case.n_times),
+                                         indexing="ij")
     cells, aquifers, times = cells.ravel(), aquifers.ravel(), times.ravel()
     readings = compaction[aquifers, cells, times]
     ext = {"site": np.array([f"E{c}" for c in cells]), "cell": cells, "aquifer": aquifers,
            "time": case.times[times], "compaction": readings + 0.002}  # installation offset
-    case = replace(case, observations=replace(case.observations, extensometers=ext))
+    return replace(case, observations=replace(case.observations, extensometers=ext))
+
+
+@pytest.fixture(scope="module")
+def case_path(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("case")
+    case = with_extensometers(synthetic_case(n_cells=60, n_months=72, seed=3), [0, 5], 12)
     return write_case(case, folder)
 
 
@@ -183,3 +188,21 @@ def test_solvers_as_dask_tasks_equal_a_serial_run_to_the_digit(case_path, tmp_pa
     assert (ours.series == "wall").any()
     pd.testing.assert_frame_equal(ours[ours.series != "wall"].reset_index(drop=True),
                                   theirs[theirs.series != "wall"].reset_index(drop=True))
+
+
+@pytest.mark.parametrize("n_cells, split", [(4, "spatial:0.7"), (1, "temporal:2007-01")])
+def test_a_single_test_cell_gets_every_figure(tmp_path, n_cells, split):
+    """A tiny case whose split holds one test cell: the command finishes and draws every
+    figure (the series figure used to index a second test cell that is not there)."""
+    case = with_extensometers(synthetic_case(n_cells=n_cells, n_months=36, seed=3), [0], 6)
+    manifest = write_case(case, tmp_path / "case")
+    assert len(Split.parse(split, load_case(manifest)).test_cells(case)) == 1
+    out = tmp_path / "bench"
+    assert main_bench([str(manifest), "--solvers", "terzaghi,am-gru", "--preset", "fast",
+                       "--split", split, "--scheduler", "serial", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    for name in ("maps", "errors", "series", "scatter", "zones", "zone_rmse", "horizon",
+                 "lag_time", "extensometers", "attention"):
+        assert (out / "figures" / f"{name}.png").stat().st_size > 5000, name
+        assert f"(figures/{name}.png)" in report, name
+    assert "Time series at 1 test cell" in report

@@ -2,7 +2,7 @@
 
 Every figure is about the split's test part unless its title says otherwise:
 maps of cumulative displacement and of its error at the last observed month, series at
-four test cells and at the extensometer with most compaction, sim-vs-obs scatter,
+up to four test cells and at the extensometer with most compaction, sim-vs-obs scatter,
 observed-vs-simulated rate-zone confusion, prediction-horizon curves, RMSE per zone,
 the lag-time map of the case, and the attention weights of the attention networks.
 """
@@ -30,11 +30,13 @@ def last_observed_time(observed: np.ndarray) -> int:
 
 
 def shown_cells(observed, test_cells: np.ndarray, t_last: int) -> list[int]:
-    """Four test cells worth looking at: the two that subsided most, a median one and
-    the one that rose most (by their observed value at ``t_last``)."""
+    """Up to four test cells worth looking at: the two that subsided most, a median one
+    and the one that rose most (by their observed value at ``t_last``); fewer when the
+    split has fewer test cells."""
     at_last = observed[test_cells, t_last]
     order = test_cells[np.argsort(np.where(np.isfinite(at_last), at_last, 0.0))]
-    picks = [order[0], order[1], order[len(order) // 2], order[-1]]
+    # a tiny case's split may hold a single test cell: the positions then coincide
+    picks = order[[0, min(1, len(order) - 1), len(order) // 2, -1]]
     return list(dict.fromkeys(int(c) for c in picks))
 
 
@@ -136,11 +138,12 @@ def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
                          title=f"Error at {when} (mm; > 0: too little subsidence)",
                          diverging=True, marked=marked))
     mark = (np.datetime64(split.train_until, "D") if split.train_until else None)
-    add("Time series at four test cells",
+    shown = shown_cells(observed, test_cells, t_last)
+    add(f"Time series at {len(shown)} test cell{'s' if len(shown) > 1 else ''}",
         plots.series_panels(folder / "series.png", case.times, [
             {"title": f"{case.cells.ids[c]} (test)", "observed": observed[c] * MM,
              "lines": {n: s[c] for n, s in sim.items()}, "mark": mark}
-            for c in shown_cells(observed, test_cells, t_last)],
+            for c in shown],
             title="Cumulative displacement at test cells", ylabel="mm (up positive)"))
     ext = _extensometer_panels(case, runs)
     if ext:
