@@ -39,7 +39,7 @@ def sweep(folder: Path) -> None:
         return
     for entry in entries:
         match = _TEMPORARY.match(entry.name)
-        if not match or _alive(int(match.group("pid"))):
+        if not match or process_alive(int(match.group("pid"))):
             continue
         target = Path(folder) / match.group("name")
         if match.group("suffix") == "old" and not os.path.lexists(target):
@@ -55,7 +55,8 @@ def sweep(folder: Path) -> None:
                 os.unlink(entry.path)
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """True while process ``pid`` runs (this one, or another user's that we cannot signal)."""
     if pid == os.getpid():
         return True
     try:

@@ -2,6 +2,7 @@
 a delay bed, closed forms for no-delay beds and the coarse skeleton, MODFLOW's own
 binary compaction and z-displacement output, and the traps of MODFLOW 6.4.1/FloPy 3.11."""
 
+import os
 import re
 from pathlib import Path
 
@@ -313,6 +314,9 @@ def test_failed_run_keeps_its_folder_and_quotes_the_listing(tmp_path, monkeypatc
     message = str(err.value)
     kept = [p for p in tmp_path.iterdir() if p.name.startswith("landsub-mf6-csub-")]
     assert len(kept) == 1 and str(kept[0]) in message
+    from physics.modflow.runner import KEPT_MARKER, sweep_run_folders
+    sweep_run_folders(tmp_path)      # a later run leaves it for the user to read
+    assert kept[0].exists() and (kept[0] / KEPT_MARKER).exists()
     assert re.search(r"\.lst: .*(error|kv)", message, re.I)
 
 
@@ -320,6 +324,43 @@ def test_failed_run_keeps_its_folder_and_quotes_the_listing(tmp_path, monkeypatc
 def test_successful_runs_leave_no_folder(tmp_path):
     Mf6CsubSolver(workdir=str(tmp_path)).predict(small_case())
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.modflow
+def test_ctrl_c_removes_the_run_folder_and_killed_runs_are_swept(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from physics.modflow.runner import KEPT_MARKER
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    killed = tmp_path / f"landsub-mf6-csub-{dead}-abc123"       # a SIGKILLed run's
+    kept = tmp_path / f"landsub-mf6-csub-{dead}-def456"         # a failure shown to a user
+    alive = tmp_path / f"landsub-mf-sub-{os.getpid()}-ghi789"   # a run still going
+    other = tmp_path / f"landsub-notes-{dead}-x"                # not ours
+    for folder in (killed, kept, alive, other):
+        folder.mkdir()
+        (folder / "model.lst").write_text("...")
+    (kept / KEPT_MARKER).write_text("kept")
+
+    def interrupted(self, case, folder, exe):
+        (folder / "model.nam").write_text("half written")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(Mf6CsubSolver, "simulate_chunk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        Mf6CsubSolver(workdir=str(tmp_path)).predict(small_case())
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (kept, alive, other))
+
+
+@pytest.mark.modflow
+def test_kept_folders_are_marked(tmp_path):
+    from physics.modflow.runner import KEPT_MARKER
+
+    Mf6CsubSolver(workdir=str(tmp_path), keep_files=True).predict(small_case())
+    (folder,) = tmp_path.iterdir()
+    assert (folder / KEPT_MARKER).exists() and any(folder.glob("*.lst"))
 
 
 @pytest.mark.modflow

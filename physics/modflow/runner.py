@@ -1,7 +1,8 @@
 """What every MODFLOW-backed solver does around the model itself: validate options,
 find the executable, split a large case into chunks of cells, give each chunk a run
-folder (removed on success, kept and named on failure), and turn the compaction of
-every compressible material into a Result.
+folder (removed on success and on Ctrl-C, kept and named on failure or with
+``keep_files``; the folders of killed runs are swept by the next run), and turn the
+compaction of every compressible material into a Result.
 
 A subclass says which program it runs and how one chunk is simulated
 (``simulate_chunk``), returning the compaction parts of that chunk.
@@ -9,6 +10,8 @@ A subclass says which program it runs and how one chunk is simulated
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
 import tempfile
 import time
@@ -17,6 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from engine.atomic import process_alive
 from engine.errors import InputError, SolverError
 from engine.result import Result
 from engine.schema import validate_case
@@ -27,6 +31,10 @@ from physics.modflow.listing import failure_message
 # (aquifer index, material label) -> compaction [N, T], m, shortening positive, 0 at t0.
 # Labels: "interbeds[i]" (delay systems in case order), "nodelay", "coarse".
 CompactionParts = dict[tuple[int, str], np.ndarray]
+
+#: a run folder: landsub-SOLVER-PID-RANDOM; a kept one holds KEPT_MARKER
+_RUN_FOLDER = re.compile(r"^landsub-(mf6-csub|mf-sub)-(?P<pid>\d+)-\w+$")
+KEPT_MARKER = "landsub-kept.txt"
 
 
 def material_labels(aquifer) -> list[tuple[str, object]]:
@@ -109,20 +117,48 @@ class ModflowSolver(Solver):
         return parts
 
     def _run_chunk(self, case, exe: Path) -> CompactionParts:
-        parent = self.options["workdir"] or None
-        if parent:
-            Path(parent).mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(prefix=f"landsub-{self.name}-", dir=parent))
+        parent = Path(self.options["workdir"] or tempfile.gettempdir())
+        parent.mkdir(parents=True, exist_ok=True)
+        sweep_run_folders(parent)
+        folder = Path(tempfile.mkdtemp(prefix=f"landsub-{self.name}-{os.getpid()}-",
+                                       dir=parent))
         try:
             parts = self.simulate_chunk(case, folder, exe)
+        except SolverError:
+            _keep(folder, "the run failed")
+            raise
         except InputError:
             shutil.rmtree(folder, ignore_errors=True)   # the case, not the run, is wrong
             raise
-        except SolverError:
-            raise
         except Exception as exc:
+            _keep(folder, "the run failed")
             raise SolverError(failure_message(self.program, folder)
                               + f"\n  ({type(exc).__name__}: {exc})") from exc
-        if not self.options["keep_files"]:
+        except BaseException:                           # Ctrl-C: nothing worth keeping
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        if self.options["keep_files"]:
+            _keep(folder, "keep_files was set")
+        else:
             shutil.rmtree(folder, ignore_errors=True)
         return parts
+
+
+def _keep(folder: Path, why: str) -> None:
+    """Mark a run folder the user is told about, so that ``sweep_run_folders`` leaves it."""
+    (folder / KEPT_MARKER).write_text(f"kept by landsub: {why}\n")
+
+
+def sweep_run_folders(parent: Path) -> None:
+    """Remove the run folders that killed processes left in ``parent`` (their pid no
+    longer runs and nobody was told to look at them)."""
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        match = _RUN_FOLDER.match(entry.name)
+        if (match and entry.is_dir(follow_symlinks=False)
+                and not process_alive(int(match.group("pid")))
+                and not os.path.exists(os.path.join(entry.path, KEPT_MARKER))):
+            shutil.rmtree(entry.path, ignore_errors=True)
