@@ -19,6 +19,8 @@ import os
 import struct
 from pathlib import Path, PurePosixPath
 
+import numpy as np
+
 from engine import __version__
 from engine.atomic import replacing_folder
 from engine.errors import InputError
@@ -101,6 +103,21 @@ def check_files(directory: Path, files: dict) -> None:
     if extra:
         raise InputError(directory / extra[0], "(file)", f"is not in the manifest of "
                          f"{directory}: the folder mixes files of another save; fit again")
+
+
+def check_finite(path, arrays: dict) -> None:
+    """Refuse stored arrays (name -> numpy array or torch tensor) of the file ``path``
+    that hold NaN or infinite values, naming the file and the array: the manifest's
+    SHA-256 only proves the file is the one that was saved, and a fit that diverged
+    saves its NaN faithfully, to fail (or predict NaN) far from the cause."""
+    for name, values in arrays.items():
+        # a tensor has its own isfinite; numpy's would convert it first (and fails on
+        # dtypes numpy lacks, such as bfloat16), so this module needs no torch
+        finite = values.isfinite() if hasattr(values, "isfinite") else np.isfinite(values)
+        bad = int((~finite).sum())
+        if bad:
+            raise InputError(path, f'tensor "{name}"', f"holds {bad} NaN or infinite "
+                             "value(s); fit the model again")
 
 
 #: safetensors dtype -> bytes per value

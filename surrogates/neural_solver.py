@@ -36,7 +36,7 @@ from safetensors.torch import load_file, save_file
 
 from engine import __version__
 from engine.errors import InputError, SolverError
-from engine.persistence import safetensors_header
+from engine.persistence import check_finite, safetensors_header
 from engine.registry import names, register, solver_class
 from engine.result import Result
 from engine.solver import Limit, Solver
@@ -232,10 +232,7 @@ class NeuralSolver(Solver):
         model = cls.model_class(features.size, solver.config, fitted)
         _check_header(path / WEIGHTS_FILE, header, model.state_dict())
         weights = load_file(path / WEIGHTS_FILE)
-        for name, tensor in weights.items():
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                raise InputError(path / WEIGHTS_FILE, f'tensor "{name}"', "holds NaN or "
-                                 "infinite values; fit the model again")
+        check_finite(path / WEIGHTS_FILE, weights)
         model.load_state_dict(weights)
         solver.model, solver.features, solver.fitted = model.eval(), features, fitted
         solver.target_scale, solver.split = scale, split

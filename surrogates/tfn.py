@@ -34,6 +34,7 @@ import pandas as pd
 from safetensors.numpy import load_file, save_file
 
 from engine.errors import InputError, SolverError
+from engine.persistence import check_finite, safetensors_header
 from engine.registry import register
 from engine.result import Result
 from engine.solver import Limit, Solver
@@ -73,6 +74,11 @@ def _model(ps, case, cell: int, oseries: pd.Series, max_scale: float):
                             initial=min(model.parameters.loc[f"{aquifer.name}_a", "initial"],
                                         0.5 * max_scale))
     return model
+
+
+def _spelled(entry) -> str:
+    """A safetensors header entry (dtype, shape) as F64[2, 10]."""
+    return "missing" if entry is None else f"{entry[0]}{list(entry[1])}"
 
 
 @register("tfn")
@@ -182,18 +188,45 @@ class TFNSolver(Solver):
 
     @classmethod
     def load(cls, directory) -> "TFNSolver":
+        """The solver saved in ``directory``, validated before use: the arrays' names,
+        dtypes and shapes those the configuration implies (read from the file's header,
+        before the arrays are), their values finite, and positive where the parameter is
+        interpolated in log space."""
         path = Path(directory)
+        file = path / PARAMETERS_FILE
         try:
             config = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-            arrays = load_file(path / PARAMETERS_FILE)
+            header = safetensors_header(file)
         except (OSError, ValueError) as exc:
             raise InputError(path, "(folder)", f"not a saved tfn solver ({exc})") from None
-        if config.get("solver") != cls.name:
-            raise InputError(path / CONFIG_FILE, "solver",
-                             f'holds "{config.get("solver")}", not {cls.name}')
+        if not isinstance(config, dict) or config.get("solver") != cls.name:
+            held = config.get("solver") if isinstance(config, dict) else config
+            raise InputError(path / CONFIG_FILE, "solver", f"holds {held!r}, not {cls.name}")
+        for key, kind in (("options", dict), ("names", list), ("aquifers", list),
+                          ("split", dict)):
+            if not isinstance(config.get(key), kind):
+                raise InputError(path / CONFIG_FILE, key, f"{config.get(key)!r} is not a "
+                                 f"JSON {'object' if kind is dict else 'array'}")
+        rows = header.get("parameters", ("", ()))[1]
+        n, p = (rows[0] if len(rows) == 2 else 0), len(config["names"])
+        expected = {"x": ("F64", (n,)), "y": ("F64", (n,)), "parameters": ("F64", (n, p)),
+                    "log": ("U8", (p,))}
+        wrong = [k for k in sorted(set(expected) | set(header))
+                 if header.get(k) != expected.get(k)] or ([] if n else ["parameters"])
+        if wrong:
+            raise InputError(file, f'tensor "{wrong[0]}"', f"is {_spelled(header.get(wrong[0]))}; "
+                             f"a tfn model of {p} parameters at n > 0 fitted cells stores "
+                             + ", ".join(f"{k} {_spelled(e)}" for k, e in expected.items()))
+        arrays = load_file(file)
+        check_finite(file, arrays)
+        log = arrays["log"].astype(bool)
+        if not (arrays["parameters"][:, log] > 0).all():
+            raise InputError(file, 'tensor "parameters"', "holds a non-positive value of a "
+                             "parameter interpolated in log space (gain, shape or scale); "
+                             "fit the model again")
         solver = cls(**config["options"])
         solver.names, solver.aquifers, solver.split = (config["names"], config["aquifers"],
                                                        config["split"])
         solver.x, solver.y, solver.parameters = arrays["x"], arrays["y"], arrays["parameters"]
-        solver.log = arrays["log"].astype(bool)
+        solver.log = log
         return solver

@@ -18,6 +18,7 @@ from engine.result import read_result
 from engine.split import Split
 from surrogates.neural_solver import network_names
 from surrogates.presets import resolve
+from tests.model_files import rewritten
 
 NAMES = network_names() + ["residual:terzaghi+gru"]
 
@@ -159,6 +160,20 @@ def test_fit_command_takes_the_preset_validation_fraction(case, tmp_path):
     report = fit_command(path, "pc-rnn", preset="seminar", split="spatial:0.7",
                          out_dir=tmp_path / "out", options={"epochs": "2", "layers": "2"})
     assert report["split"]["validation_fraction"] == 0.2
+
+
+def test_load_model_refuses_weights_that_are_not_finite(case, tmp_path):
+    solver = make_solver("lstm", preset="fast", epochs=2, hidden=8)
+    solver.fit(case, Split("spatial", train_fraction=0.7, validation_fraction=0.2))
+    save_model(solver, tmp_path / "model")
+    name = next(iter(solver.model.state_dict()))
+
+    def corrupt(arrays):
+        arrays[name].flat[0] = np.nan
+
+    copy = rewritten(tmp_path / "model", tmp_path / "copy", "weights.safetensors", corrupt)
+    with pytest.raises(InputError, match=f'weights.safetensors: tensor "{name}": holds 1 NaN'):
+        load_model(copy)
 
 
 def test_load_model_refuses_a_folder_without_a_model(tmp_path):
