@@ -89,8 +89,33 @@ def replacing(path):
         yield tmp
         _fsync(tmp)
         os.replace(tmp, path)
+    except OSError as err:
+        raise _out_of_room(err, path, tmp) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _written(path: Path) -> int:
+    """Bytes under ``path`` (a file or a folder), 0 where there is nothing."""
+    if path.is_dir():
+        return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return path.stat().st_size if path.exists() else 0
+
+
+def _out_of_room(err: OSError, target: Path, temporary: Path) -> OSError:
+    """``err`` as the user can act on it: a write that ran out of room (disk, quota, file
+    size) names the target, the bytes it had written and the bytes still free, in one
+    line (h5py's own message spans lines and names only the temporary file)."""
+    from engine.errors import OUT_OF_ROOM
+    from engine.resources import human
+
+    if err.errno not in OUT_OF_ROOM:
+        return err
+    written = _written(temporary)
+    free = shutil.disk_usage(target.parent).free
+    return OSError(err.errno, f"{os.strerror(err.errno)} ({human(written)} written when it "
+                   f"failed, {human(free)} free there: it needs more room than that)",
+                   str(target))
 
 
 def write_bytes(path, data: bytes) -> Path:
@@ -133,6 +158,8 @@ def replacing_folder(folder):
             if old.exists():
                 old.rename(folder)
             raise
+    except OSError as err:
+        raise _out_of_room(err, folder, partial) from None
     finally:
         shutil.rmtree(partial, ignore_errors=True)
         shutil.rmtree(old, ignore_errors=True)

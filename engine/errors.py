@@ -6,7 +6,9 @@ import difflib
 import errno
 
 #: OSErrors of a write that the user can act on (free space, quota, permissions).
-_WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+WRITE_FAILURES = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG)
+#: those of them that more room would cure
+OUT_OF_ROOM = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
 
 
 class LandsubError(Exception):
@@ -73,7 +75,7 @@ def run_command(command: str, action, *, on_interrupt: str = "") -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as err:
-        if err.errno not in _WRITE_FAILURES:
+        if err.errno not in WRITE_FAILURES:
             raise
         # out of disk or quota, a read-only file system: the writers have removed their
         # temporary files, the earlier outputs are whole; the user can act on this

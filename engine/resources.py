@@ -65,3 +65,24 @@ def case_bytes(cells: int, times: int, aquifers: int) -> int:
     """Memory of a case and one result on it: 8 bytes x cells x times x (2 x aquifers +
     2) -- heads and compaction per aquifer, displacement and observations."""
     return 8 * int(cells) * int(times) * (2 * max(int(aquifers), 1) + 2)
+
+
+def result_bytes(cells: int, times: int, aquifers: int) -> int:
+    """Bytes of one result on disk, uncompressed: displacement and the compaction of
+    every aquifer, 8 bytes x cells x times each."""
+    return 8 * int(cells) * int(times) * (max(int(aquifers), 1) + 1)
+
+
+def check_disk(path, nbytes: float, what: str, source: str = "--out") -> None:
+    """Refuse, before any work, to write ``what`` (about ``nbytes``) under ``path`` when
+    its file system has less room free, naming both."""
+    import shutil
+    from pathlib import Path
+
+    existing = Path(path)
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if nbytes > free:
+        raise InputError(source, str(path), f"{what} needs about {human(nbytes)} of disk, but "
+                         f"only {human(free)} is free there")

@@ -4,14 +4,17 @@ where the solver resolves it, compaction per aquifer [A, N, T] (m, shortening po
 Stored as netCDF4-compatible HDF5 written through h5netcdf (DESIGN.md, "Result"), so
 ``xarray.open_dataset(path, engine="h5netcdf", group=...)`` opens it. A benchmark file
 holds one such dataset per solver, each in its own group. Every write is atomic
-(``engine.atomic.replacing``): a crash never leaves a half-written or a lost file.
+(``engine.atomic``): a crash never leaves a half-written or a lost file. The HDF5 file is
+built in memory and written as bytes: an HDF5 write that fails on a full disk leaves the
+library's state broken (an error on close, then a crash at exit), a plain write of bytes
+only raises an error naming the file.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import io
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +23,7 @@ import h5py
 import numpy as np
 
 from engine import __version__
-from engine.atomic import replacing
+from engine.atomic import write_bytes
 from engine.errors import InputError, SolverError
 
 RESULT_SCHEMA_VERSION = 1
@@ -79,25 +82,31 @@ def write_result(result: Result, path, group: str | None = None) -> None:
     are kept and a group of the same name is replaced.
     """
     path = Path(path)
+    buffer = io.BytesIO(path.read_bytes() if group is not None and path.exists() else b"")
+    add_result(buffer, result, group, path)
+    write_bytes(path, buffer.getbuffer())
+
+
+def add_result(buffer: io.BytesIO, result: Result, group: str | None, path) -> None:
+    """Add ``result`` to the HDF5 file held in ``buffer`` (empty: a new file), at its root
+    or as ``group`` (replacing a group of that name); ``path`` names the file in errors."""
     check_values(result, path)
     if group is not None and (not group or "/" in group or group in (".", "..")):
         raise InputError(path, "group", f'"{group}" is not a valid group name '
                                         '(non-empty, no "/")')
-    keep_existing = group is not None and path.exists()
-    with replacing(path) as tmp:
-        if keep_existing:
-            shutil.copyfile(path, tmp)
-            # h5netcdf cannot delete; a replaced group's old bytes stay unreachable
-            try:
-                raw = h5py.File(tmp, "a")
-            except OSError:
-                raise InputError(path, "(file)", "exists and is not a netCDF4/HDF5 file; "
-                                 f'not adding group "{group}" to it') from None
-            with raw:
-                if group in raw:
-                    del raw[group]
-        with h5netcdf.File(tmp, "a" if keep_existing else "w") as f:
-            _write_dataset(f if group is None else f.create_group(group), result)
+    keep_existing = buffer.getbuffer().nbytes > 0
+    if keep_existing:
+        # h5netcdf cannot delete; a replaced group's old bytes stay unreachable
+        try:
+            raw = h5py.File(buffer, "a")
+        except OSError:
+            raise InputError(path, "(file)", "exists and is not a netCDF4/HDF5 file; "
+                             f'not adding group "{group}" to it') from None
+        with raw:
+            if group in raw:
+                del raw[group]
+    with h5netcdf.File(buffer, "a" if keep_existing else "w") as f:
+        _write_dataset(f if group is None else f.create_group(group), result)
 
 
 def check_values(result: Result, path) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextvars
 import csv
+import io
 import json
 import os
 import re
@@ -451,7 +452,10 @@ def write_hdf5(path: Path, arrays: dict, attrs: dict | None = None) -> None:
     ``attrs`` at its root. No timestamps, so the same arrays give identical bytes."""
     import h5py
 
-    with h5py.File(path, "w", track_order=True) as f:
+    # built in memory and written as bytes: a failed HDF5 write (disk full) breaks the
+    # library's state, a failed write of bytes is one error naming the file
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w", track_order=True) as f:
         for name, values in arrays.items():
             values = np.asarray(values)
             if values.dtype.kind in "UO":
@@ -465,3 +469,4 @@ def write_hdf5(path: Path, arrays: dict, attrs: dict | None = None) -> None:
                              compression_opts=1 if big else None, shuffle=big)
         for key, value in (attrs or {}).items():
             f.attrs[key] = json.dumps(value, sort_keys=True)
+    Path(path).write_bytes(buffer.getbuffer())

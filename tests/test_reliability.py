@@ -284,6 +284,7 @@ def test_a_full_disk_is_one_line_naming_the_path_and_leaves_the_old_result(tmp_p
     assert main(["run", str(manifest), "--solver", "zero", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "No space left on device" in err[0] and str(out) in err[0]
+    assert "written when it failed" in err[0] and "free there" in err[0]
     assert out.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["case", "r.h5"]
 
@@ -327,3 +328,52 @@ def test_ctrl_c_stops_a_long_kernel_run_within_a_second():
     assert code == 130, child.stderr.read()[-2000:]
     # within a second on an idle machine; the margin is for a loaded CI runner
     assert stopped < 2.0, f"stopped {stopped:.2f} s after Ctrl-C"
+
+
+FILE_SIZE_LIMIT_CHILD = """
+import resource, signal, sys
+from engine.app.cli import main
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)     # an EFBIG error instead of a kill
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+sys.exit(main(["run", sys.argv[1], "--solver", "zero", "--out", sys.argv[2]]))
+"""
+
+
+def test_a_real_failed_write_names_the_target_and_the_bytes(tmp_path):
+    """A write that the system stops (here the file-size limit, as a full disk or a
+    quota would) is one line naming the result file and what was written; no
+    temporary is left."""
+    from engine.case import build_case
+    from engine.casewrite import write_case
+
+    days = np.arange(120) * 30.4375
+    head = -np.outer(np.linspace(0.5, 2.0, 400), days / 365.25)
+    case = build_case("big", days, [{"head": head, "interbeds": [{
+        "thickness": 5.0, "count": 2.0, "kv": 1e-5, "sske": 1e-5, "sskv": 1e-3}]}])
+    manifest = write_case(case, tmp_path / "case", arrays="hdf5")
+    out = tmp_path / "out" / "r.h5"             # 400 x 120 x 2 x 8 bytes > the limit
+    done = subprocess.run([sys.executable, "-c", FILE_SIZE_LIMIT_CHILD, str(manifest),
+                           str(out)], capture_output=True, text=True, timeout=120)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr[-2000:]
+    assert f"cannot write {out}: File too large" in lines[0]
+    assert "written when it failed" in lines[0]
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_too_little_free_disk_is_refused_before_any_work(tmp_path, monkeypatch, capsys):
+    import shutil
+    from collections import namedtuple
+
+    from engine.app.cli import main
+
+    manifest = write_base_case(tmp_path / "case")
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 100, 100))
+    for argv in (["run", str(manifest), "--solver", "zero", "--out", str(tmp_path / "r.h5")],
+                 ["bench", str(manifest), "--solvers", "zero", "--split", "spatial:0.7",
+                  "--scheduler", "serial", "--out", str(tmp_path / "bench")]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "of disk, but only 100 B is free there" in err[0], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["case"]

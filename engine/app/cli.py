@@ -23,10 +23,13 @@ def cmd_run(args) -> int:
     from engine.atomic import check_output
     from engine.caseio import load_case
     from engine.registry import solver_class
+    from engine.resources import check_disk, result_bytes
     from engine.result import write_result
 
     check_output(args.out, "file")
     case = load_case(args.case)
+    check_disk(args.out, result_bytes(case.n_cells, case.n_times, len(case.aquifers)),
+               "the result")
     if args.model:
         from engine.persistence import load_model
 

@@ -20,6 +20,7 @@ options (nodes, substeps, scheme, threads).
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
@@ -250,12 +251,14 @@ class CalibratedSolver(Solver):
         self._require_fit()
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
-        with h5py.File(directory / POSTERIOR_FILE, "w") as f:
+        buffer = io.BytesIO()     # in memory, then bytes: see engine.result on a full disk
+        with h5py.File(buffer, "w") as f:
             f["cell_ids"] = self.cell_ids.astype("S")
             f["x"], f["y"] = self.x, self.y
             f["prior"], f["posterior"] = self.prior, self.posterior
             f["posterior"].attrs["dims"] = "member, parameter, cell"
             f["posterior"].attrs["parameters"] = json.dumps(self.space.names)
+        (directory / POSTERIOR_FILE).write_bytes(buffer.getbuffer())
         state = {"solver": self.name, "options": self.options,
                  "parameters": self.space.to_dict(),
                  "variograms": [vars(v) for v in self.variograms], "report": self.report}

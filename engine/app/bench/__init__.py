@@ -32,6 +32,8 @@ from engine.app.options import options_per_solver, parse_solver_options
 from engine.errors import InputError, run_command
 from engine.split import Split
 
+#: room kept for figures, metrics and reports (an allowance, not a measurement)
+FIGURES_BYTES = 20 * 2**20
 #: The quick start's solvers: about 15 minutes on 2 cores on the small twin.
 QUICK_SOLVERS = ("terzaghi,lstm,pc-rnn,pc-rnn-linear,rnn-cnn,"
                  "residual:terzaghi+lstm")
@@ -108,6 +110,7 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     from engine.caseio import load_case
     from engine.horizon import horizon_scores, prediction_horizon
     from engine.registry import solver_class
+    from engine.resources import check_disk, result_bytes
 
     started = time.perf_counter()
     out = check_arguments(out, split_text, threshold, max_horizon, seed)
@@ -120,6 +123,8 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     names = list(dict.fromkeys([BASELINE] + [s.strip() for s in solvers if s.strip()]))
     for name in names:
         solver_class(name)   # unknown names fail before anything runs
+    check_disk(out, len(names) * result_bytes(case.n_cells, case.n_times, len(case.aquifers))
+               + FIGURES_BYTES, f"{len(names)} results and the figures")
     given = options_per_solver(names, options or {})
     plan = Plan(case=str(manifest), case_name=case.name, split=split.to_dict(), solvers=names,
                 preset=preset, seed=seed,

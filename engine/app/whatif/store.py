@@ -3,6 +3,7 @@ ensemble means as Results, the bands) and summary.md (see the package docstring)
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -63,11 +64,12 @@ def write_store(path: Path, outcomes, baseline, scenario, severe, about, truth=N
     import h5py
 
     from engine.registry import solver_class
-    from engine.result import Result, write_result
+    from engine.result import Result, add_result
     from engine.split import Split
 
     string = h5py.string_dtype()
     until_index = baseline.n_times - 1
+    buffer = io.BytesIO()        # built in memory, as results are (engine.result)
     for o in outcomes:
         b, s = o.baseline, o.scenario
         # the members' common options (a trained member's seed is in S.band/member_seed)
@@ -75,12 +77,12 @@ def write_store(path: Path, outcomes, baseline, scenario, severe, about, truth=N
         common = {"options": options, "wall_seconds": o.seconds,
                   "split": (Split("none").to_dict() if solver_class(o.solver).stateful
                             else None)}
-        write_result(Result.for_case(baseline, o.solver, o.kind, b.mean(axis=0), **common),
-                     path, group=f"{o.solver}.baseline")
-        write_result(Result.for_case(scenario, o.solver, o.kind, s.mean(axis=0), **common),
-                     path, group=f"{o.solver}.scenario")
+        add_result(buffer, Result.for_case(baseline, o.solver, o.kind, b.mean(axis=0),
+                                           **common), f"{o.solver}.baseline", path)
+        add_result(buffer, Result.for_case(scenario, o.solver, o.kind, s.mean(axis=0),
+                                           **common), f"{o.solver}.scenario", path)
         difference = o.difference
-        with h5netcdf.File(path, "a") as f:
+        with h5netcdf.File(buffer, "a") as f:
             g = f.create_group(f"{o.solver}.band")
             g.dimensions.update(time=baseline.n_times, cell=baseline.n_cells,
                                 member=len(o.members), aquifer=len(baseline.aquifers),
@@ -126,11 +128,12 @@ def write_store(path: Path, outcomes, baseline, scenario, severe, about, truth=N
                            severe_cells=int(0 if severe is None else severe.sum()),
                            difference="scenario - baseline displacement, m, positive = "
                                       "less subsidence")
-    with h5netcdf.File(path, "a") as f:
+    with h5netcdf.File(buffer, "a" if buffer.getbuffer().nbytes else "w") as f:
         f.attrs.update({key: (json.dumps(value) if isinstance(value, (dict, list))
                               else value) for key, value in about.items()})
         if truth is not None:
             _write_truth(f, baseline, truth, scores)
+    Path(path).write_bytes(buffer.getbuffer())
 
 
 def _write_truth(f, baseline, truth, scores) -> None:
