@@ -8,6 +8,10 @@ holds one such dataset per solver, each in its own group. Every write is atomic
 built in memory and written as bytes: an HDF5 write that fails on a full disk leaves the
 library's state broken (an error on close, then a crash at exit), a plain write of bytes
 only raises an error naming the file.
+
+Times are CF dates: whole days since the first time, with ``units = "days since
+YYYY-MM-DD"`` and ``calendar = "proleptic_gregorian"``, so that xarray decodes them to
+datetime64. Files of schema_version 1 held ISO date strings; ``read_result`` reads both.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +31,14 @@ from engine import __version__
 from engine.atomic import write_bytes
 from engine.errors import InputError, SolverError
 
-RESULT_SCHEMA_VERSION = 1
+#: 2: time as CF dates (1: ISO date strings, still read); a landsub that reads only 1
+#: refuses a 2 by name instead of misreading its numeric times
+RESULT_SCHEMA_VERSION = 2
+TIME_CALENDAR = "proleptic_gregorian"
+# the calendars that agree with numpy's datetime64 (proleptic Gregorian) on every date
+# a result can hold, i.e. after 1582
+_CALENDARS = (TIME_CALENDAR, "standard", "gregorian")
+_DAYS_SINCE = re.compile(r"^\s*days since (\d{4}-\d{2}-\d{2})(?:[ T]00:00(?::00)?)?\s*$")
 
 #: Largest displacement or compaction a result may hold, m. The deepest subsidence
 #: measured anywhere is about 10 m and no land surface rises or sinks by a kilometre:
@@ -147,8 +159,7 @@ def _write_dataset(g, r: Result) -> None:
 
     g.dimensions["time"] = t
     g.dimensions["cell"] = n
-    g.create_variable("time", ("time",), dtype=_STRING,
-                      data=np.array(_iso_dates(r.times), dtype=object))
+    write_time(g, r.times)
     g.create_variable("cell", ("cell",), dtype=_STRING,
                       data=np.array([str(c) for c in r.cell_ids], dtype=object))
     for name, values in (("x", r.x), ("y", r.y)):
@@ -177,8 +188,42 @@ def _write_dataset(g, r: Result) -> None:
     )
 
 
-def _iso_dates(times) -> list[str]:
-    return [str(d) for d in np.asarray(times).astype("datetime64[D]")]
+def write_time(g, times) -> None:
+    """The ``time`` coordinate of the netCDF group ``g`` (its dimension ``time`` made) as
+    CF dates: whole days since the first of ``times``, with units and calendar."""
+    days = np.asarray(times).astype("datetime64[D]")
+    v = g.create_variable("time", ("time",), data=(days - days[0]).astype(np.int64))
+    v.attrs.update(units=f"days since {days[0]}", calendar=TIME_CALENDAR, standard_name="time")
+
+
+def read_time(variable, path, field: str = "time") -> np.ndarray:
+    """datetime64[D] of a ``time`` variable: CF dates in whole days, or the ISO date
+    strings of the files written before them; ``field`` names it in errors."""
+    units = variable.attrs.get("units")
+    if units is None:
+        try:
+            return np.array(_strings(variable), dtype="datetime64[D]")
+        except ValueError:
+            raise InputError(path, field, "neither CF dates (no units attribute) nor ISO "
+                             "date strings: not a landsub result") from None
+    units = units.decode() if isinstance(units, bytes) else str(units)
+    match = _DAYS_SINCE.match(units)
+    if match is None:
+        raise InputError(path, f"{field}.attrs.units", f'"{units}" is not "days since '
+                         'YYYY-MM-DD"')
+    calendar = variable.attrs.get("calendar", "standard")
+    calendar = calendar.decode() if isinstance(calendar, bytes) else str(calendar)
+    if calendar not in _CALENDARS:
+        raise InputError(path, f"{field}.attrs.calendar", f'"{calendar}" is not one of '
+                         f"{', '.join(_CALENDARS)}")
+    days = np.asarray(variable[...], dtype=np.float64)
+    if not np.all(np.isfinite(days) & (days == np.round(days))):
+        raise InputError(path, field, "not whole days: result times are dates")
+    try:
+        origin = np.datetime64(match.group(1), "D")
+    except ValueError:
+        raise InputError(path, f"{field}.attrs.units", f'"{units}": no such date') from None
+    return origin + days.astype(np.int64)
 
 
 def _open(path: Path):
@@ -234,7 +279,7 @@ def read_result(path, group: str | None = None) -> Result:
             solver=str(attrs["solver"]),
             kind=str(attrs["kind"]),
             case=str(attrs["case"]),
-            times=np.array(_strings(g.variables["time"]), dtype="datetime64[D]"),
+            times=read_time(g.variables["time"], path, where + "time"),
             cell_ids=np.array(_strings(g.variables["cell"]), dtype=str),
             x=np.asarray(g.variables["x"][...], dtype=np.float64),
             y=np.asarray(g.variables["y"][...], dtype=np.float64),

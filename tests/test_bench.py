@@ -68,6 +68,7 @@ def test_outputs_agree_with_the_evaluator(case_path, done):
         with xr.open_dataset(out / "results.h5", engine="h5netcdf", group=name) as ds:
             assert ds.displacement.shape == (case.n_cells, case.n_times)
             assert json.loads(ds.attrs["split"]) == split.to_dict()
+            assert np.issubdtype(ds.time.dtype, np.datetime64)      # CF dates, decoded
         result = read_result(out / "results.h5", group=name)
         direct = evaluate(result, case.observations.displacement, split.test_mask(case))
         rmse = direct[(direct.series == "cumulative") & (direct.zone == "all")

@@ -55,8 +55,11 @@ def test_xarray_opens_the_file_with_the_documented_layout(tmp_path):
     write_result(r, tmp_path / "r.nc")
     with xr.open_dataset(tmp_path / "r.nc", engine="h5netcdf") as ds:
         assert dict(ds.sizes) == {"time": 12, "cell": 5, "aquifer": 2}
-        assert list(ds["time"].values) == [str(d) for d in r.times]
-        assert list(ds["time"].values)[0] == "2010-01-01"
+        # CF dates: xarray decodes them
+        assert np.issubdtype(ds.time.dtype, np.datetime64)
+        np.testing.assert_array_equal(ds.time.values.astype("datetime64[D]"), r.times)
+        assert ds.time.encoding["units"] == "days since 2010-01-01"
+        assert ds.time.encoding["calendar"] == "proleptic_gregorian"
         assert list(ds["cell"].values) == list(r.cell_ids)
         assert list(ds["aquifer"].values) == r.aquifers
         assert ds["displacement"].dims == ("cell", "time")
@@ -84,12 +87,61 @@ def test_groups_accumulate_in_one_benchmark_file(tmp_path):
     assert_same(second, read_result(path, second.solver))
     with xr.open_dataset(path, engine="h5netcdf", group=second.solver) as ds:
         np.testing.assert_array_equal(ds["displacement"].values, second.displacement)
+        assert np.issubdtype(ds.time.dtype, np.datetime64)
 
     assert result_groups(path) == ["zero", second.solver]
     replacement = make_result("zero", with_compaction=False, seed=3)
     write_result(replacement, path, group="zero")
     assert_same(replacement, read_result(path, "zero"))
     assert_same(second, read_result(path, second.solver))
+
+
+def _write_schema_1(path, r: Result, group=None):
+    """A result as landsub wrote them before CF dates (schema_version 1): time as ISO
+    date strings, written here by hand."""
+    import h5netcdf
+
+    with h5netcdf.File(path, "a" if path.exists() else "w") as f:
+        g = f if group is None else f.create_group(group)
+        g.dimensions.update(time=len(r.times), cell=len(r.cell_ids))
+        string = h5py.string_dtype()
+        g.create_variable("time", ("time",), dtype=string,
+                          data=np.array([str(t) for t in r.times], dtype=object))
+        g.create_variable("cell", ("cell",), dtype=string,
+                          data=np.array(list(r.cell_ids), dtype=object))
+        g.create_variable("x", ("cell",), data=r.x)
+        g.create_variable("y", ("cell",), data=r.y)
+        g.create_variable("displacement", ("cell", "time"), data=r.displacement)
+        g.attrs.update(schema_version=1, solver=r.solver, kind=r.kind, case=r.case,
+                       options=json.dumps(r.options), split=json.dumps(r.split),
+                       wall_seconds=r.wall_seconds, landsub_version="0.1",
+                       created="2024-01-01T00:00:00+00:00")
+
+
+@pytest.mark.parametrize("group", [None, "trend"])
+def test_files_with_string_times_still_load(tmp_path, group):
+    r = make_result(with_compaction=False)
+    path = tmp_path / "old.h5"
+    _write_schema_1(path, r, group)
+    old = read_result(path, group)
+    assert old.times.dtype == np.dtype("datetime64[D]")
+    np.testing.assert_array_equal(old.times, r.times)
+    np.testing.assert_array_equal(old.displacement, r.displacement)
+    assert result_groups(path) == [group]
+
+
+def test_cf_times_that_are_not_dates_are_refused(tmp_path):
+    path = tmp_path / "r.h5"
+    write_result(make_result(), path)
+    with h5py.File(path, "a") as f:
+        f["time"].attrs["units"] = "hours since 2010-01-01"
+    with pytest.raises(InputError, match=r"time\.attrs\.units: \"hours since 2010-01-01\""):
+        read_result(path)
+    with h5py.File(path, "a") as f:
+        f["time"].attrs["units"] = "days since 2010-01-01"
+        f["time"].attrs["calendar"] = "360_day"
+    with pytest.raises(InputError, match=r"time\.attrs\.calendar: \"360_day\""):
+        read_result(path)
 
 
 def _fail_midway(g, r):

@@ -144,6 +144,7 @@ def test_whatif_scores_the_truth_only_after_every_solver(generic, fake_twin, tmp
     import xarray as xr
     with xr.open_dataset(out / "whatif.h5", engine="h5netcdf", group="truth") as g:
         np.testing.assert_allclose(g["effect"].values, poisoned["truth"])
+        assert np.issubdtype(g.time.dtype, np.datetime64)
         assert g["scores"].shape == (2, len(set(scores.month)), len(t.WHATIF_METRICS))
     assert (out / "figures" / "band-coverage-map.png").stat().st_size > 10_000
     # the calibrated members are the posterior's members, not perturbed priors

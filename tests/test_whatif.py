@@ -307,6 +307,8 @@ def test_outputs_are_readable_and_consistent(deep_run):
         area = band["area_mean"].values
         assert np.allclose(area.mean(axis=0), band["mean"].values.mean(axis=0), atol=1e-12)
         assert band.attrs["solver"] == solver and band["p05"].attrs["units"] == "m"
+        # CF dates in the band group as in the results
+        np.testing.assert_array_equal(band.time.values.astype("datetime64[D]"), base.times)
     with xr.open_dataset(path, engine="h5netcdf") as root:
         assert root.attrs["members"] == 3 and root.attrs["scenario"] == "deep-up"
         assert json.loads(root.attrs["spread"]) == wi.DEFAULT_SPREAD

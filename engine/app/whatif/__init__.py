@@ -62,7 +62,8 @@ group=...)``). Root attributes: case, scenario, baseline (names and files), head
 wall_seconds, created. Per solver S:
 - group "S.baseline", "S.scenario": ``engine.result`` Results, displacement (cell,
   time) = the ensemble mean, m, up positive.
-- group "S.band": the ensemble spread. Coordinates time, cell (ids), x, y (m), member
+- group "S.band": the ensemble spread. Coordinates time (CF dates, as in the results),
+  cell (ids), x, y (m), member
   (0..M-1), aquifer, parameter ("thickness", "kv", "storage"). Variables, m, where the
   difference is scenario - baseline displacement (positive: less subsidence):
   p05, p50, p95 (cell, time): percentiles over the members of the difference;

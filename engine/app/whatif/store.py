@@ -64,7 +64,7 @@ def write_store(path: Path, outcomes, baseline, scenario, severe, about, truth=N
     import h5py
 
     from engine.registry import solver_class
-    from engine.result import Result, add_result
+    from engine.result import Result, add_result, write_time
     from engine.split import Split
 
     string = h5py.string_dtype()
@@ -87,8 +87,8 @@ def write_store(path: Path, outcomes, baseline, scenario, severe, about, truth=N
             g.dimensions.update(time=baseline.n_times, cell=baseline.n_cells,
                                 member=len(o.members), aquifer=len(baseline.aquifers),
                                 parameter=len(PARAMETERS))
+            write_time(g, baseline.times)
             for name, dim, values in (
-                    ("time", "time", [str(t) for t in baseline.times]),
                     ("cell", "cell", [str(c) for c in baseline.cells.ids]),
                     ("aquifer", "aquifer", baseline.aquifer_names),
                     ("parameter", "parameter", list(PARAMETERS))):
@@ -141,6 +141,8 @@ def _write_truth(f, baseline, truth, scores) -> None:
     metric), as in truth-scores.csv."""
     import h5py
 
+    from engine.result import write_time
+
     string = h5py.string_dtype()
     g = f.create_group("truth")
     table = scores.pivot_table(index=["solver", "month"], columns="metric", values="value",
@@ -150,8 +152,8 @@ def _write_truth(f, baseline, truth, scores) -> None:
     metrics = list(dict.fromkeys(scores.metric))
     g.dimensions.update(cell=baseline.n_cells, time=baseline.n_times, solver=len(solvers),
                         month=len(months), metric=len(metrics))
-    for name, values in (("cell", [str(c) for c in baseline.cells.ids]),
-                         ("time", [str(t) for t in baseline.times]), ("solver", solvers),
+    write_time(g, baseline.times)
+    for name, values in (("cell", [str(c) for c in baseline.cells.ids]), ("solver", solvers),
                          ("month", months), ("metric", metrics)):
         g.create_variable(name, (name,), dtype=string, data=np.array(values, dtype=object))
     effect = g.create_variable("effect", ("cell", "time"), data=truth)
