@@ -33,6 +33,7 @@ from engine.schema import (
     SCHEMA,
     both_preconsolidations,
     disorder,
+    nothing_compressible,
     regular_times,
     spinup_overlap,
     violation,
@@ -112,6 +113,9 @@ class _Loader(ObservationReading, ManifestValues):
         cells = self.cells(self.required(raw, "cells", ""))
         self.ids = cells.ids
         aquifers = self.aquifers(self.required(raw, "aquifers", ""))
+        nothing = nothing_compressible(name, aquifers)
+        if nothing:
+            self.fail("aquifers", nothing)
         geostatic = None
         if "geostatic" in raw:
             geostatic = self.geostatic(raw["geostatic"])

@@ -20,7 +20,10 @@ Bounds, as a hydrogeologist reads them:
   * preconsolidation_offset >= 0: a bed cannot start beyond its preconsolidation
     state; it and preconsolidation_head are two spellings of one state, so at most one;
   * a spin-up (``Case.spinup_times`` with every aquifer's ``spinup_head``) ends before
-    the first case time, so that the record it makes with the case is increasing.
+    the first case time, so that the record it makes with the case is increasing;
+  * some aquifer holds compressible material (interbeds, no-delay beds, or a coarse
+    skeleton with storage above zero): without any, every solver predicts exactly no
+    displacement, which is never what a case is made for.
 """
 
 from __future__ import annotations
@@ -159,6 +162,25 @@ def spinup_overlap(spinup_times: np.ndarray, first_time) -> str | None:
     return None
 
 
+def compressible(material) -> bool:
+    """Whether ``material`` can compact at some cell: a storage above zero there (a
+    coarse skeleton with sske = 0 everywhere is rigid)."""
+    keys = ("sske", "sskv") if material.storage == "specific" else ("cr", "cc")
+    return any(getattr(material, key) is not None and bool(np.any(np.asarray(
+        getattr(material, key), dtype=np.float64) > 0)) for key in keys)
+
+
+def nothing_compressible(name: str, aquifers) -> str | None:
+    """The refusal when no aquifer of case ``name`` holds compressible material; None
+    otherwise."""
+    if any(compressible(m) for aquifer in aquifers for _, m in _labelled(aquifer)):
+        return None
+    return (f'case "{name}": no aquifer ({", ".join(a.name for a in aquifers)}) has '
+            "compressible material, so every solver would predict no displacement at all; "
+            "give at least one aquifer [aquifers.interbeds], [aquifers.nodelay] or "
+            "[aquifers.coarse] with a storage above zero")
+
+
 def validate_case(case) -> None:
     """Refuse a Case that breaks the schema, naming the field, the cell and the value:
     the rules ``load_case`` applies to files, for a Case built in any way."""
@@ -206,6 +228,9 @@ class _CaseCheck:
                               f"{users[a][0]}) needs the aquifer's top and bottom depths "
                               "below land surface (m)")
             self.parameters(depths, field)
+        nothing = nothing_compressible(case.name, case.aquifers)
+        if nothing:
+            self.fail("aquifers", nothing)
         if case.geostatic is not None:
             self.parameters({"sgm": np.atleast_1d(case.geostatic.sgm),
                              "sgs": np.atleast_1d(case.geostatic.sgs)}, "geostatic",

@@ -191,7 +191,8 @@ def test_regular_time_axes_match_pandas(tmp_path, freq, start, periods):
     manifest = tmp_path / "case.toml"
     manifest.write_text(f'schema = 1\nname = "axis"\n[time]\nstart = "{start}"\n'
                         f'periods = {periods}\nfreq = "{freq}"\n[cells]\ncount = 1\n'
-                        '[[aquifers]]\nname = "a"\nhead = 0.0\n')
+                        '[[aquifers]]\nname = "a"\nhead = 0.0\n'
+                        '[aquifers.coarse]\nthickness = 1.0\nsske = 1e-6\n')
     case = load_case(manifest)
     expected = pd.date_range(start, periods=periods, freq=freq).to_numpy().astype("datetime64[D]")
     np.testing.assert_array_equal(case.times, expected)

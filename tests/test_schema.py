@@ -110,3 +110,51 @@ def test_a_params_file_takes_the_case_schemas_rules(tmp_path):
     with pytest.raises(InputError) as err:
         read_params(tmp_path / "inverted" / "params.toml")
     assert "aquifers[1].nodelay.sskv" in str(err.value) and "sske" in str(err.value)
+
+
+BARE = """schema = 1
+name = "bare"
+[time]
+start = "2000-01-01"
+periods = 3
+freq = "MS"
+[cells]
+count = 2
+[[aquifers]]
+name = "upper"
+head = 1.0
+[[aquifers]]
+name = "lower"
+head = 2.0
+"""
+
+
+@pytest.mark.parametrize("material", ["", "[aquifers.coarse]\nthickness = 30.0\nsske = 0.0\n"],
+                         ids=["none", "rigid-skeleton"])
+def test_a_case_with_nothing_compressible_is_refused_by_name(tmp_path, capsys, material):
+    """terzaghi returned exactly 0 mm on such a case, without a word."""
+    from engine.app.cli import main
+
+    manifest = tmp_path / "bare.toml"
+    manifest.write_text(BARE + material)
+    with pytest.raises(InputError) as caught:
+        load_case(manifest)
+    assert caught.value.source == str(manifest) and caught.value.field == "aquifers"
+    assert caught.value.detail.startswith('case "bare": no aquifer (upper, lower) has '
+                                          "compressible material")
+    assert main(["run", str(manifest), "--solver", "terzaghi", "--out",
+                 str(tmp_path / "r.h5")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{manifest}: aquifers: " in err[0]
+    assert not (tmp_path / "r.h5").exists()
+
+
+def test_a_built_case_with_nothing_compressible_is_refused_by_the_solvers():
+    bare = build_case("bare", DAYS, [{"head": HEAD, "coarse": {"thickness": 10.0, "sske": 0.0}}])
+    with pytest.raises(InputError, match=r'aquifers: case "bare": no aquifer \(aquifer-0\)'):
+        validate_case(bare)
+    with pytest.raises(InputError, match="no aquifer"):
+        TerzaghiSolver().predict(bare)
+    # an elastic skeleton alone is compressible
+    validate_case(build_case("coarse", DAYS, [{"head": HEAD, "coarse": {"thickness": 10.0,
+                                                                       "sske": 1e-6}}]))
