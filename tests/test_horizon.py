@@ -9,15 +9,17 @@ import pytest
 from engine import horizon
 from engine.case import build_case
 from engine.errors import InputError
-from engine.horizon import horizon_scores, prediction_horizon
+from engine.horizon import horizon_scores, prediction_horizon, skill_horizon
 from engine.split import Split
 
 
-def _brute_force(simulated, observed, mask, max_horizon):
-    """The definition, one (cell, origin, horizon) at a time."""
+def _brute_force(simulated, observed, mask, max_horizon, reference=None):
+    """The definition, one (cell, origin, horizon) at a time: r2, rmse, count and the
+    skill over persistence and over ``reference``."""
     cells, times = observed.shape
     changes = {h: [] for h in range(1, max_horizon + 1)}
     errors = {h: [] for h in range(1, max_horizon + 1)}
+    reference_errors = {h: [] for h in range(1, max_horizon + 1)}
     for n in range(cells):
         targets = [t for t in range(times) if mask[n, t]]
         if not targets:
@@ -34,17 +36,26 @@ def _brute_force(simulated, observed, mask, max_horizon):
                 forecast = observed[n, t0] + simulated[n, t] - simulated[n, t0]
                 changes[h].append(change)
                 errors[h].append(forecast - observed[n, t])
-    r2, rmse, count = [], [], []
+                if reference is not None:
+                    reference_errors[h].append(observed[n, t0] + reference[n, t]
+                                               - reference[n, t0] - observed[n, t])
+    r2, rmse, count, persistence, versus = [], [], [], [], []
     for h in range(1, max_horizon + 1):
         c, e = np.array(changes[h]), np.array(errors[h])
         count.append(len(c))
         if len(c) < 2:
             r2.append(np.nan)
             rmse.append(np.nan)
+            persistence.append(np.nan)
+            versus.append(np.nan)
             continue
         r2.append(1.0 - np.sum(e**2) / np.sum((c - c.mean()) ** 2))
         rmse.append(1e3 * np.sqrt(np.mean(e**2)))
-    return np.array(r2), np.array(rmse), np.array(count)
+        persistence.append(1.0 - np.sum(e**2) / np.sum(c**2))   # persistence: no change
+        versus.append(1.0 - np.sum(e**2) / np.sum(np.array(reference_errors[h]) ** 2)
+                      if reference is not None else np.nan)
+    return (np.array(r2), np.array(rmse), np.array(count), np.array(persistence),
+            np.array(versus))
 
 
 def _random_case(rng, cells, times, missing=0.25):
@@ -64,13 +75,20 @@ def test_equals_the_brute_force_definition(monkeypatch, chunk_values):
     mask[4] = True                                   # a cell that is all targets
     mask[5, :] = False
     mask[5, 27:] = True                              # a cell with targets at the end only
-    scores = horizon_scores(simulated, observed, mask, max_horizon=31)
-    r2, rmse, count = _brute_force(simulated, observed, mask, 31)
+    reference = np.cumsum(rng.normal(-0.002, 0.003, observed.shape), axis=1)
+    scores = horizon_scores(simulated, observed, mask, max_horizon=31, reference=reference)
+    r2, rmse, count, persistence, versus = _brute_force(simulated, observed, mask, 31,
+                                                        reference)
     assert np.array_equal(scores["h"], np.arange(1, 32))
     assert np.array_equal(scores["n_pairs"], count)
     assert count[0] > 50 and count[-1] == 0          # both ends of the range exercised
     np.testing.assert_allclose(scores["r2"], r2, rtol=1e-9, atol=1e-12, equal_nan=True)
     np.testing.assert_allclose(scores["rmse_mm"], rmse, rtol=1e-9, atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(scores["skill_persistence"], persistence, rtol=1e-9,
+                               atol=1e-12, equal_nan=True)
+    np.testing.assert_allclose(scores["skill_reference"], versus, rtol=1e-9, atol=1e-12,
+                               equal_nan=True)
+    assert np.all(np.isnan(horizon_scores(simulated, observed, mask, 31)["skill_reference"]))
 
 
 def test_a_perfect_simulation_scores_perfectly_at_every_horizon():
@@ -136,6 +154,36 @@ def test_a_spatial_split_uses_every_time_of_held_out_cells():
     observed = np.cumsum(np.random.default_rng(6).normal(size=(cells, times)), axis=1)
     scores = horizon_scores(observed, observed, mask, max_horizon=5)
     assert np.array_equal(scores["n_pairs"], held_out * (times - scores["h"]))
+
+
+def test_skill_horizon_is_the_longest_lead_skilled_over_both_references():
+    scores = {"h": np.arange(1, 7),
+              "skill_persistence": np.array([0.5, 0.4, 0.3, 0.05, 0.6, 0.05]),
+              "skill_reference": np.full(6, np.nan)}
+    assert skill_horizon(scores, 0.1) == 5           # persistence only, without a reference
+    scores["skill_reference"] = np.array([0.2, -0.1, 0.5, 0.5, 0.05, 0.5])
+    assert skill_horizon(scores, 0.1) == 3           # both at 3; lead 5 not over the trend
+    assert skill_horizon({**scores, "skill_reference": np.full(6, -1.0)}, 0.1) == 0
+
+
+def test_the_skill_horizon_discriminates_where_r2_does_not():
+    """Extrapolating each cell's early trend scores a high R² at long leads (the change
+    outgrows the noise) but has no skill over that trend; a simulation that follows the
+    subsidence's slowing keeps its skill."""
+    rng = np.random.default_rng(3)
+    cells, times = 40, 120
+    t = np.arange(times)[None, :]
+    rate = rng.uniform(-0.004, -0.002, (cells, 1))
+    truth = rate * t + 1.5e-6 * t**2                 # subsidence slowing down
+    observed = truth + rng.normal(0, 0.002, (cells, times))
+    trend = rate * t
+    mask = np.zeros((cells, times), dtype=bool)
+    mask[:, 60:] = True
+    trend_scores = horizon_scores(trend, observed, mask, 36, reference=trend)
+    good = horizon_scores(truth, observed, mask, 36, reference=trend)
+    assert prediction_horizon(trend_scores, 0.5) >= 24         # R²: looks reliable
+    assert skill_horizon(trend_scores, 0.1) == 0               # no better than itself
+    assert skill_horizon(good, 0.1) == 36
 
 
 def test_prediction_horizon_is_the_largest_skilled_h():

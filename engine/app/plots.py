@@ -353,38 +353,60 @@ def confusion_panels(path, matrices: dict, classes: list, *, title: str) -> Path
 
 # -- prediction horizon ----------------------------------------------------------------
 
-def horizon_panels(path, horizons, curves: dict, *, threshold: float, title: str) -> Path:
+def horizon_panels(path, horizons, curves: dict, *, threshold: float, title: str,
+                   skill: float | None = None) -> Path:
     """Skill against months ahead: R² (1-SSE/SST) with the dashed ``threshold`` line and
-    each solver's horizon (dotted vertical in its colour), and RMSE (mm).
+    each solver's R² horizon (dotted vertical in its colour), RMSE (mm), and, where the
+    curves carry one, the skill over the trend (1 - SSE/SSE_trend) with the dashed
+    ``skill`` line and each solver's skill horizon.
 
     horizons: [H] months ahead; curves[name] = {"r2": [H], "rmse_mm": [H], "horizon":
-    months or None}. The R² axis is floored at -1 so that one poor solver does not
-    flatten the others.
+    months or None, optionally "skill": [H] and "skill_horizon": months}. The R² and
+    skill axes are floored at -1 so that one poor solver does not flatten the others.
     """
     _not_empty(curves, "horizon_panels: curves")
     horizons = _array(horizons, "horizon_panels: horizons", 1)
     _not_empty(horizons, "horizon_panels: horizons")
+    keys = ("r2", "rmse_mm") + (("skill",) if all("skill" in c for c in curves.values())
+                                else ())
     checked = {name: {key: _length(curve[key], f"horizon_panels: {name!r} {key}",
-                                   len(horizons), "horizons") for key in ("r2", "rmse_mm")}
+                                   len(horizons), "horizons") for key in keys}
                for name, curve in curves.items()}
-    fig, (r2_ax, rmse_ax) = _grid(2, 2, (5.0, 3.6))
+    fig, axes = _grid(len(keys), 3, (5.0, 3.6))
+    panels = dict(zip(keys, axes))
     for name, curve in curves.items():
         colour = solver_colour(name)
         reach = curve.get("horizon")
         text = "no horizon" if reach is None else f"horizon {reach} months"
-        r2_ax.plot(horizons, checked[name]["r2"], "o-", ms=3, color=colour,
-                   label=f"{name} ({text})")
+        panels["r2"].plot(horizons, checked[name]["r2"], "o-", ms=3, color=colour,
+                          label=f"{name} ({text})")
         if reach is not None:
-            r2_ax.axvline(reach, color=colour, ls=":", lw=1.2)
-        rmse_ax.plot(horizons, checked[name]["rmse_mm"], "o-", ms=3, color=colour, label=name)
-    r2_ax.axhline(threshold, color="0.3", ls="--", lw=0.9, label=f"threshold {threshold:g}")
-    r2_values = np.concatenate([c["r2"] for c in checked.values()] + [[threshold]])
-    r2_values = r2_values[np.isfinite(r2_values)]
-    floored = r2_values.min() < -1.0
-    r2_ax.set_ylim(-1.05 if floored else r2_values.min() - 0.05, max(r2_values.max(), 1.0) + 0.05)
-    r2_ax.set_ylabel("R² (1-SSE/SST)" + (", axis floored at -1" if floored else ""))
-    rmse_ax.set_ylabel("RMSE (mm)")
-    for ax in (r2_ax, rmse_ax):
+            panels["r2"].axvline(reach, color=colour, ls=":", lw=1.2)
+        panels["rmse_mm"].plot(horizons, checked[name]["rmse_mm"], "o-", ms=3, color=colour,
+                               label=name)
+        if "skill" in panels:
+            months = curve.get("skill_horizon")
+            panels["skill"].plot(horizons, checked[name]["skill"], "o-", ms=3, color=colour,
+                                 label=f"{name} (horizon {months} months)")
+            if months:
+                panels["skill"].axvline(months, color=colour, ls=":", lw=1.2)
+    for key, line, label in (("r2", threshold, "R² (1-SSE/SST)"),
+                             ("skill", skill, "skill over the trend (1-SSE/SSE_trend)")):
+        if key not in panels:
+            continue
+        ax = panels[key]
+        if line is not None:
+            ax.axhline(line, color="0.3", ls="--", lw=0.9, label=f"threshold {line:g}")
+        values = np.concatenate([c[key] for c in checked.values()]
+                                + [[line] if line is not None else []])
+        values = values[np.isfinite(values)]
+        if values.size:
+            floored = values.min() < -1.0
+            ax.set_ylim(-1.05 if floored else values.min() - 0.05, max(values.max(), 1.0) + 0.05)
+            label += ", axis floored at -1" if floored else ""
+        ax.set_ylabel(label)
+    panels["rmse_mm"].set_ylabel("RMSE (mm)")
+    for ax in panels.values():
         ax.set_xlabel("months ahead")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
