@@ -19,15 +19,16 @@ from engine.errors import InputError, suggest
 @dataclass(frozen=True)
 class Limit:
     """The values an option may take, declared next to a solver's ``defaults``: a closed
-    range ``low`` .. ``high`` (either may be None: unbounded), with ``open_high`` the
-    upper end excluded, or ``choices`` for a text option. ``why`` is said when refused
-    (e.g. the memory a larger value would take)."""
+    range ``low`` .. ``high`` (either may be None: unbounded), with ``open_low`` or
+    ``open_high`` that end excluded, or ``choices`` for a text option. ``why`` is said when
+    refused (e.g. the memory a larger value would take)."""
 
     low: float | None = None
     high: float | None = None
     open_high: bool = False
     choices: tuple[str, ...] = ()
     why: str = ""
+    open_low: bool = False
 
     def problem(self, value) -> str:
         """What is wrong with ``value``, or "" when it is allowed."""
@@ -38,8 +39,10 @@ class Limit:
                     f"{suggest(str(value), self.choices)}")
         too_high = self.high is not None and (value >= self.high if self.open_high
                                               else value > self.high)
-        if (self.low is not None and value < self.low) or too_high:
-            low = "" if self.low is None else f"{_number(self.low)} <= "
+        too_low = self.low is not None and (value <= self.low if self.open_low
+                                            else value < self.low)
+        if too_low or too_high:
+            low = "" if self.low is None else f"{_number(self.low)} {'<' if self.open_low else '<='} "
             high = ("" if self.high is None
                     else f" {'<' if self.open_high else '<='} {_number(self.high)}")
             return f"{value!r} is out of range: need {low}{'value' if low or high else ''}{high}" \

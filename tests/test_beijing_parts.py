@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from cases.beijing import settings as settings_module
 from cases.beijing.domain import Domain, polyline_distance
 from cases.beijing.fields import Grid, bilinear, random_fields
 from cases.beijing.scenario import load_scenario, parse_scenario
@@ -197,6 +198,86 @@ def test_size_settings_refuse_an_unknown_size(settings):
     assert size_settings(settings, "full")["points"] >= 100_000
     with pytest.raises(InputError, match="--size.*smal"):
         size_settings(settings, "smal")
+
+
+def test_every_shipped_setting_has_a_range_and_the_shipped_file_keeps_to_them():
+    shipped = settings_module._read(DEFAULTS)
+    assert settings_module.check_settings(shipped, DEFAULTS) == load_settings()
+    for field, pattern, value in settings_module._leaves(shipped):
+        year = field.endswith("[0]") and any(settings_module._matches(k, pattern[:-4])
+                                             for k in settings_module.YEAR_TABLES)
+        assert isinstance(value, list) or year or settings_module._rule(
+            settings_module.LIMITS, pattern) is not None, field
+
+
+#: settings file text -> the dotted key and the value its refusal names
+BAD_SETTINGS = {
+    '[domain]\nwidth = "wide"': ("domain.width", '"wide" is not a number'),
+    "[domain]\nwidth = -5.0": ("domain.width", "-5.0 is out of range: need 0 < value"),
+    "[domain]\nwidth = 0": ("domain.width", "0 is out of range: need 0 < value"),
+    "[domain]\nheight = nan": ("domain.height", "nan is not a finite number"),
+    "[domain]\nheigth = 1.0": ("domain.heigth", 'did you mean "height"'),
+    "[sizes.tiny]\npoints = 2.5": ("sizes.tiny.points", "2.5 is not an integer"),
+    "[sizes.tiny]\npoints = -3": ("sizes.tiny.points", "-3 is out of range"),
+    "[sizes.tiny]\ngrid_spacing = 1.0": ("sizes.tiny.grid_spacing", "8,000,000,000 cells"),
+    "[hydraulics]\nk_front = [1.0, 2.0]": ("hydraulics.k_front", "[1.0, 2.0] has 2 values"),
+    "[hydraulics]\nk_far = [3.0, 4.0, inf, 4.0]": ("hydraulics.k_far[2]", "inf is not a finite"),
+    '[hydraulics]\nk_far = [3.0, 4.0, "a", 4.0]': ("hydraulics.k_far[2]", '"a" is not a number'),
+    "[hydraulics]\nk_noise = true": ("hydraulics.k_noise", "true is not a number"),
+    '[domain]\naquifer_names = ["a", "b", "c"]': ("domain.aquifer_bottoms", "it needs 3"),
+    "[pumping.components.city]\nlayers = [0.5, 0.5, 0.5, 0.5]":
+        ("pumping.components.city.layers", "sum to 2, not 1"),
+    "[pumping.components.city]\nwells = 0": ("pumping.components.city.wells", "0 is out of"),
+    '[time]\ncase_start = "1950-01-01"': ("time.case_start", '"1950-01-01" is not after'),
+    '[time]\nhistory_end = "2024-13-01"': ("time.history_end", '"2024-13-01" is not a date'),
+    "[time]\nhistory_end = 2024-12-01": ("time.history_end", "is not a text"),
+    '[wells]\nmethod = "krigin"': ("wells.method", '"krigin" is not one of idw, kriging'),
+    "[recharge]\nriver_flow = [[2000, 1.0], [1990, 0.5]]":
+        ("recharge.river_flow", "the years [2000, 1990] do not increase"),
+    "[recharge]\nriver_flow = [[2000.5, 1.0]]": ("recharge.river_flow[0][0]", "2000.5 is not an"),
+    "[recharge]\nriver_flow = [[1000, 1.0]]": ("recharge.river_flow[0][0]", "1000 is out of"),
+    '[insar]\nmissions = [{ name = "S1", start = "2016-01-01", end = "2024-12-01" }]':
+        ("insar.missions[0].missing", "missing"),
+    "[domain]\nrivers = 3": ("domain.rivers", "3 is not an array"),
+    "[truth]\nnodes = 2": ("truth.nodes", "2 is out of range: need 3 <= value"),
+    '[domain]\nmountain_front = ["west", "up"]': ("domain.mountain_front[1]", '"up" is not one'),
+    "[wells]\ngap_months = [18, 3]": ("wells.gap_months", "[18, 3] is not [shortest, longest]"),
+    "domain = 5": ("domain", "5 is not a table"),
+}
+
+
+@pytest.mark.parametrize("text", list(BAD_SETTINGS))
+def test_bad_settings_are_refused_in_one_line_before_any_work(tmp_path, capsys, text):
+    from engine.app.cli import main
+
+    path = tmp_path / "mine.toml"
+    path.write_text(text + "\n")
+    out = tmp_path / "twin"
+    assert main(["make-case", "beijing", "--size", "tiny", "--settings", str(path),
+                 "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    key, words = BAD_SETTINGS[text]
+    assert len(lines) == 1 and f"{path}: {key}: " in lines[0] and words in lines[0], lines
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.toml"]   # nothing made
+
+
+def test_a_good_settings_file_is_merged(tmp_path):
+    path = tmp_path / "mine.toml"
+    path.write_text('[domain]\nwidth = 90000\nrivers = [{ name = "Wenyu", path_km = [[30.0, 80.0], '
+                    '[60.0, 0.0]] }]\n[time]\ncase_start = "2005-01-01"\n'
+                    '[pumping.components.city]\nlayers = [0.25, 0.25, 0.25, 0.25]\n'
+                    'history = [[1960, 0.5], [2000, 1.0]]\n[wells]\nmethod = "idw"\n'
+                    "count = [1, 2, 3, 4]\n[sizes.tiny]\npoints = 50\n")
+    settings = load_settings(path)
+    shipped = load_settings()
+    assert settings["domain"]["width"] == 90000
+    assert settings["domain"]["height"] == shipped["domain"]["height"]
+    assert [r["name"] for r in settings["domain"]["rivers"]] == ["Wenyu"]
+    assert settings["pumping"]["components"]["city"]["volume"] == \
+        shipped["pumping"]["components"]["city"]["volume"]
+    assert settings["wells"] == {**shipped["wells"], "method": "idw", "count": [1, 2, 3, 4]}
+    assert size_settings(settings, "tiny")["points"] == 50
+    assert Domain.create(settings, seed=1).extent == (90000, shipped["domain"]["height"])
 
 
 def test_settings_file_overrides_and_refuses_misspelt_keys(tmp_path):
