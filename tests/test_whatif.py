@@ -343,6 +343,116 @@ def test_interrupted_run_keeps_the_previous_outputs(generic, tmp_path, monkeypat
     assert not [p for p in tmp_path.rglob(".*")]
 
 
+# -- the built-in twin in the cache: made whole or not at all -------------------------------
+
+#: a stand-in for make_twin (the real one takes minutes), run in a process that is killed
+#: half-way: it writes part of a twin, says so (argv[2]) and waits
+_KILLED_MAKER = """
+import os, sys, time
+from pathlib import Path
+os.environ["LANDSUB_CACHE"] = sys.argv[1]
+import cases.beijing.make, engine.app.make_case
+def half_way(out, *args, log=print):
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / "case.toml").write_text('name = "half"\\n')
+    (Path(out) / "half-made").write_text("")
+    Path(sys.argv[2]).write_text("")
+    time.sleep(120)
+cases.beijing.make.make_twin = engine.app.make_case.make_twin = half_way
+from engine.app.whatif.cases import case_manifest
+case_manifest("beijing:tiny")
+"""
+
+
+def _fake_twin(fail: bool):
+    """A stand-in for make_twin that writes a manifest, then fails (as a run failing
+    half-way does) or finishes."""
+    def make(out, size, seed, *args, log=print):
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "case.toml").write_text(f'name = "twin-{size}-{seed}"\n')
+        if fail:
+            raise RuntimeError("failed half-way")
+        (out / "whole").write_text("")
+        return {"manifest": out / "case.toml"}
+    return make
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty twin cache ($LANDSUB_CACHE) and ``use(maker)``, which makes ``maker`` the
+    twin generator of the cache and of make-case."""
+    import cases.beijing.make
+    import engine.app.make_case
+
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("LANDSUB_CACHE", str(folder))
+
+    def use(maker):
+        for module in (cases.beijing.make, engine.app.make_case):
+            monkeypatch.setattr(module, "make_twin", maker)
+    return folder, use
+
+
+def test_a_twin_failing_half_way_leaves_nothing_in_the_cache(cache):
+    from engine.app.whatif.cases import case_manifest
+
+    folder, use = cache
+    use(_fake_twin(fail=True))
+    with pytest.raises(RuntimeError, match="half-way"):
+        case_manifest("beijing:tiny")
+    assert not folder.exists() or not list(folder.iterdir())
+    use(_fake_twin(fail=False))
+    manifest = case_manifest("beijing:tiny")
+    assert manifest == folder / "beijing-tiny-seed0" / "case.toml"
+    assert sorted(p.name for p in folder.rglob("*")) == ["beijing-tiny-seed0", "case.toml",
+                                                         "whole"]
+
+
+def test_a_killed_whatif_leaves_no_twin_a_later_run_loads(cache, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from engine.app.whatif.cases import case_manifest
+
+    folder, use = cache
+    started = tmp_path / "half-way"
+    child = subprocess.Popen([sys.executable, "-c", _KILLED_MAKER, str(folder), str(started)])
+    try:
+        deadline = time.monotonic() + 60
+        while not started.exists() and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the child never got half-way"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    # only a dot-named temporary of the dead process: no twin under the cache's name
+    assert [p.name for p in folder.iterdir() if not p.name.startswith(".")] == []
+    use(_fake_twin(fail=False))
+    manifest = case_manifest("beijing:tiny")
+    # the later run made its own twin (none of the killed one's files) and swept the rest
+    assert sorted(p.name for p in folder.rglob("*")) == ["beijing-tiny-seed0", "case.toml",
+                                                         "whole"]
+    assert manifest.read_text() == 'name = "twin-tiny-0"\n'
+
+
+def test_make_case_failing_half_way_keeps_the_previous_twin(cache, tmp_path):
+    from engine.app.make_case import make_twin_whole
+
+    _, use = cache
+    out = tmp_path / "twin"
+    use(_fake_twin(fail=False))
+    assert make_twin_whole(out, "tiny", 0, log=lambda *a: None) == out / "case.toml"
+    use(_fake_twin(fail=True))
+    with pytest.raises(RuntimeError):
+        make_twin_whole(out, "tiny", 1, log=lambda *a: None)
+    assert [p.name for p in tmp_path.iterdir()] == ["twin"]          # no temporary left
+    assert (out / "case.toml").read_text() == 'name = "twin-tiny-0"\n'
+    assert (out / "whole").exists()
+
+
 # -- slow: the Dask cluster and the twin -----------------------------------------------
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ plain functions; only their arguments are parsed here.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from cases import from_data
 from cases.beijing.make import HEADS, make_twin
@@ -60,16 +61,19 @@ def run_from_data(args) -> int:
     return 0
 
 
-def _make_twin_whole(out, *args):
+def make_twin_whole(out, *args, log=print, source: str = "--out") -> Path:
     """``make_twin`` into a temporary folder renamed onto ``out`` at the end, so that a
-    make-case killed or failing half-way leaves the previous case (or none), never a
-    case without its truth, figures or README, or a mix of two seeds."""
-    out = check_output(out, "folder")
+    make-case, or a built-in twin made into the cache (``engine.app.bench``), killed or
+    failing half-way leaves the previous case (or none), never a case without its truth,
+    figures or README, or a mix of two seeds; a killed run's temporary folder goes with
+    the next write beside it. ``source`` names ``out`` in a refusal. Returns the
+    manifest."""
+    out = check_output(out, "folder", source)
     with replacing_folder(out) as partial:
         # the log names the folder the user asked for, not its temporary name
-        make_twin(partial, *args, log=lambda text: print(str(text).replace(str(partial),
-                                                                           str(out))))
-    return 0
+        made = make_twin(partial, *args, log=lambda text: log(str(text).replace(str(partial),
+                                                                                str(out))))
+    return out / Path(made["manifest"]).name
 
 
 def main_from_data(argv) -> int:
@@ -99,6 +103,6 @@ def main_make_case(argv) -> int:
     p.add_argument("--arrays", choices=("auto", "csv", "hdf5"), default="auto")
     p.add_argument("--out", required=True, help="output folder")
     args = p.parse_args(argv)
-    return run_command("landsub make-case beijing", lambda: _make_twin_whole(
+    return run_command("landsub make-case beijing", lambda: make_twin_whole(
         args.out, args.size, args.seed, args.heads, args.scenario, args.until, args.settings,
         args.arrays))

@@ -51,8 +51,9 @@ def resolve_case(spec: str, log=print) -> Path:
     """The manifest of ``spec``: a path, or ``beijing:<size>[:<seed>]`` (built once)."""
     if not spec.startswith("beijing:"):
         return Path(spec)
-    from cases.beijing.make import make_twin
     from cases.beijing.settings import SIZES
+    from engine.app.make_case import make_twin_whole
+    from engine.atomic import sweep
 
     parts = spec.split(":")
     size, seed = parts[1], parts[2] if len(parts) > 2 else "0"
@@ -61,11 +62,11 @@ def resolve_case(spec: str, log=print) -> Path:
                          f"with size one of {', '.join(SIZES)}")
     folder = cache_folder() / f"beijing-{size}-seed{seed}"
     manifest = folder / "case.toml"
+    # what a killed run left (dot-named, its process gone) goes even when none is made
+    sweep(folder.parent)
     if not manifest.exists():
         log(f"making the built-in twin {spec} in {folder} (once)")
-        partial = folder.with_name(folder.name + ".partial")
-        make_twin(partial, size, int(seed), log=log)
-        partial.rename(folder)
+        make_twin_whole(folder, size, int(seed), log=log, source="LANDSUB_CACHE")
     return manifest
 
 
