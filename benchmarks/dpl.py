@@ -46,7 +46,7 @@ from physics.calibration.parameters import KINDS, ParameterSpace
 from surrogates.differentiable import consolidation as twin
 case = load_case({case_path!r})
 space = ParameterSpace.for_case(case, {{k: 1.0 for k in KINDS}})
-heads, days, sediments = twin.case_tensors(case, {device!r})
+heads, days, sediments, _ = twin.case_tensors(case, {device!r})
 values = torch.zeros(space.size, case.n_cells, dtype=torch.float64, device={device!r},
                      requires_grad=True)
 start = time.perf_counter()

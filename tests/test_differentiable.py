@@ -13,7 +13,6 @@ import torch
 
 from engine.caseio import load_case
 from engine.conformance import conformance_case
-from engine.errors import InputError
 from physics.calibration.parameters import KINDS, ParameterSpace
 from physics.solver import TerzaghiSolver
 from surrogates.differentiable import consolidation as twin
@@ -36,7 +35,7 @@ def one_thread():
 
 
 def without_spinup(case):
-    """``case`` starting at its first case time (the twin does not run a spin-up)."""
+    """``case`` starting at its first case time, normally consolidated there."""
     return replace(case, spinup_times=None,
                    aquifers=tuple(replace(a, spinup_head=None) for a in case.aquifers))
 
@@ -55,12 +54,15 @@ def tiny_twin(tiny_twin_with_spinup):
     return without_spinup(tiny_twin_with_spinup)
 
 
-def test_a_case_with_spinup_is_refused(tiny_twin):
-    spun = replace(tiny_twin, spinup_times=tiny_twin.times[:2] - np.timedelta64(3650, "D"),
-                   aquifers=tuple(replace(a, spinup_head=a.head[:, :2])
-                                  for a in tiny_twin.aquifers))
-    with pytest.raises(InputError, match="spinup"):
-        twin.case_tensors(spun)
+def test_a_spinup_runs_as_terzaghi_runs_it(tiny_twin_with_spinup):
+    """The twin's 1955-2002 spin-up then its record, as one run: the case's compaction
+    equals the Numba solver's, and differs from a run without the spin-up."""
+    case = tiny_twin_with_spinup
+    assert case.spinup_times is not None
+    reference = TerzaghiSolver().predict(case)
+    compaction = twin.simulate_case(case)
+    assert np.abs(compaction - reference.compaction).max() <= FORWARD_TOLERANCE_M
+    assert np.abs(twin.simulate_case(without_spinup(case)) - compaction).max() > 1e-3
 
 
 @pytest.mark.parametrize("path", VERIFICATION, ids=lambda p: p.stem)
@@ -72,7 +74,7 @@ def test_forward_matches_terzaghi_on_verification_cases(path):
     assert np.abs(-compaction.sum(axis=0) - reference.displacement).max() <= FORWARD_TOLERANCE_M
     # the smoothed switch stays within delta/2 (Sskv - Sske) b count of the sharp one
     smoothed = twin.simulate_case(case, smoothing=SMOOTHING_M)
-    _, _, sediments = twin.case_tensors(case)
+    _, _, sediments, _ = twin.case_tensors(case)
     bound = twin.smoothing_bound(sediments, SMOOTHING_M).numpy()
     difference = np.abs(smoothed.sum(axis=0) - compaction.sum(axis=0)).max(axis=1)
     assert np.all(difference <= bound + 1e-12)
@@ -100,7 +102,7 @@ def test_gradients_match_finite_differences(source, smoothing):
             if source != "conformance" else conformance_case())
     case = _small(case, months=24 if source == "conformance" else 12)
     space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
-    heads, days, sediments = twin.case_tensors(case)
+    heads, days, sediments, _ = twin.case_tensors(case)
     values = torch.tensor(np.random.default_rng(0).normal(0.0, 0.1, (space.size, case.n_cells)))
     # an offset that makes every bed start overconsolidated: the switch is crossed
     values[space.kind == "preconsolidation_offset"] = 0.5
@@ -118,7 +120,7 @@ def test_checkpointed_gradients_equal_plain_ones():
     case = _small(load_case(ROOT / "cases" / "verification" / "three-aquifer-column.toml"),
                   cells=3, months=30)
     space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
-    heads, days, sediments = twin.case_tensors(case)
+    heads, days, sediments, _ = twin.case_tensors(case)
     grads = []
     for chunk in (0, 7):
         v = torch.zeros(space.size, case.n_cells, dtype=torch.float64, requires_grad=True)
@@ -135,7 +137,7 @@ def test_parameters_apply_as_the_calibration_does():
     space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
     values = np.random.default_rng(1).normal(0.0, 0.3, (space.size, case.n_cells))
     expected = TerzaghiSolver().predict(space.apply(case, values)).compaction
-    heads, days, sediments = twin.case_tensors(case)
+    heads, days, sediments, _ = twin.case_tensors(case)
     with torch.no_grad():
         got = twin.compaction(heads, days, twin.with_parameters(
             sediments, space.aquifer, space.kind, torch.tensor(values))).numpy()
@@ -173,3 +175,22 @@ def test_dpl_saves_its_learned_parameters(tmp_path):
     assert np.all(np.abs(values) <= 4.0 * 3.0)
     loaded = load_model(tmp_path)
     assert np.array_equal(loaded.predict(case).displacement, solver.predict(case).displacement)
+
+
+def test_dpl_trains_through_a_spinup(tiny_twin_with_spinup):
+    """On the twin (its 1955-2002 spin-up first), dpl's training sequences run the whole
+    record and carry the observations at the case's times only."""
+    from engine.registry import make_solver
+    from engine.split import Split
+
+    case = tiny_twin_with_spinup.take_cells(np.arange(12))
+    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "epochs": 1})
+    report = solver.fit(case, Split.parse("temporal:2012-01", case))
+    assert np.isfinite(report["history"][-1]["train"])
+    record, skip = case.spinup_record()
+    assert skip == len(case.spinup_times) > 0
+    dynamic, _ = solver._inputs(case, np.arange(3))
+    assert dynamic["heads"].shape == (3, record.n_times, len(case.aquifers))
+    predicted = solver.predict(case)
+    assert predicted.displacement.shape == (case.n_cells, case.n_times)
+    assert np.all(predicted.displacement[:, 0] == 0.0)

@@ -33,7 +33,9 @@ Gradients flow through the final solve of every step by a custom tridiagonal sol
 many case steps in the backward pass (``torch.utils.checkpoint``), so memory grows with
 the number of chunks, not of steps.
 
-Stress-dependent storage (``storage = "indices"``) is not twinned: it is refused.
+A case's spin-up is run as the first part of one record, as ``terzaghi`` runs it
+(``case_tensors``, ``case_part``). Stress-dependent storage (``storage = "indices"``) is
+not twinned: it is refused.
 """
 
 from __future__ import annotations
@@ -79,12 +81,12 @@ def _tensor(values, n, device):
 
 
 def case_tensors(case, device="cpu"):
-    """(heads [A, N, T] m, days [T], Sediments) of ``case`` on ``device``."""
-    if case.spinup_times is not None:
-        # the twin runs the case record alone; a spin-up would make it disagree with
-        # the Numba solver that dpl's predictions use
-        raise InputError(case.source or case.name, "spinup", "the differentiable twin "
-                         "does not run a spin-up yet; use a case without [spinup]")
+    """(heads [A, N, R] m, days [R], Sediments, S) of the record ``case`` is run on, on
+    ``device``: with a spin-up, the spin-up and the case as one record
+    (``Case.spinup_record``, S its number of spin-up times; 0 without one). As in
+    ``physics.solver``, the stated preconsolidation state applies at the record's first
+    time; ``case_part`` turns the record's compaction into the case's."""
+    case, skip = case.spinup_record()
     device = torch.device(device)
     n = case.n_cells
     heads = torch.as_tensor(np.stack([np.asarray(a.head, dtype=np.float64)
@@ -110,7 +112,13 @@ def case_tensors(case, device="cpu"):
                 p["count"] = _tensor(material.count, n, device)
                 p["kv"] = _tensor(material.kv, n, device)
             getattr(sediments, label).append((a, p))
-    return heads, days, sediments
+    return heads, days, sediments, skip
+
+
+def case_part(record_compaction: torch.Tensor, skip: int) -> torch.Tensor:
+    """[..., T] the compaction of the case from that of its record [..., S + T]: from
+    the first case time on, less its value there (0 at the first case time)."""
+    return record_compaction[..., skip:] - record_compaction[..., skip:skip + 1]
 
 
 def with_parameters(sediments: Sediments, aquifer, kind, values: torch.Tensor) -> Sediments:
@@ -384,6 +392,7 @@ def compaction(heads, days, sediments: Sediments, nodes=19, substeps=1, smoothin
 
 def simulate_case(case, nodes=19, substeps=1, smoothing=0.0, device="cpu") -> np.ndarray:
     """Compaction [A, N, T] (m, numpy) of ``case`` with its own parameters (no gradient)."""
-    heads, days, sediments = case_tensors(case, device)
+    heads, days, sediments, skip = case_tensors(case, device)
     with torch.no_grad():
-        return compaction(heads, days, sediments, nodes, substeps, smoothing).cpu().numpy()
+        return case_part(compaction(heads, days, sediments, nodes, substeps, smoothing),
+                         skip).cpu().numpy()

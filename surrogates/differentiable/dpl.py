@@ -153,7 +153,7 @@ class ParameterNetwork(torch.nn.Module):
 def _sediment_arrays(case) -> tuple[dict, list]:
     """Prior sediment arrays [N] keyed "system<s>_<key>" and the layout [(label,
     aquifer, keys)] per system s from which the network rebuilds ``Sediments``."""
-    _, _, sediments = twin.case_tensors(case)
+    _, _, sediments, _ = twin.case_tensors(case)
     arrays, layout = {}, []
     for label in ("interbeds", "nodelay", "coarse"):
         for a, params in getattr(sediments, label):
@@ -239,10 +239,12 @@ class DplSolver(Solver):
         return dict(self.report)
 
     def _inputs(self, case, cells):
-        """Dynamic and static inputs of the network at case cells ``cells`` [S]."""
-        heads = np.stack([a.head[cells] for a in case.aquifers], axis=-1).astype(np.float64)
-        days = np.broadcast_to(np.asarray(case.days, dtype=np.float64),
-                               (len(cells), case.n_times)).copy()
+        """Dynamic and static inputs of the network at case cells ``cells`` [C]: the heads
+        of the record the physics runs (a spin-up first, ``Case.spinup_record``)."""
+        record, _ = case.spinup_record()
+        heads = np.stack([a.head[cells] for a in record.aquifers], axis=-1).astype(np.float64)
+        days = np.broadcast_to(np.asarray(record.days, dtype=np.float64),
+                               (len(cells), record.n_times)).copy()
         return {"heads": heads, "days": days}, {"covariates": self._normalised(case)[cells]}
 
     def _normalised(self, case):
@@ -280,8 +282,11 @@ class DplSolver(Solver):
         dynamic, static = self._inputs(case, cells)
         static.update(selector=np.asarray(selector, dtype=np.float64), weight=weight,
                       **{k: v[cells] for k, v in arrays.items()})
-        full = np.full((len(cells), case.n_times), np.nan)
-        full[:, :data.n_times] = np.asarray(target) * weight[:, None]
+        # targets on the record's times: none during a spin-up (the trainer compares a
+        # sequence up to a constant, so the record's compaction before the case is free)
+        record, skip = case.spinup_record()
+        full = np.full((len(cells), record.n_times), np.nan)
+        full[:, skip:skip + data.n_times] = np.asarray(target) * weight[:, None]
         # the trainer wants the target in the network's output units
         return Sequences(dynamic, static, full / self.scale)
 
@@ -308,12 +313,12 @@ class DplSolver(Solver):
         values = self._parameters(case)
         o = self.options
         if o["smoothing"] > 0:
-            heads, days, sediments = twin.case_tensors(case)
+            heads, days, sediments, skip = twin.case_tensors(case)
             with torch.no_grad():
-                compaction = twin.compaction(
+                compaction = twin.case_part(twin.compaction(
                     heads, days, twin.with_parameters(sediments, self.space.aquifer,
                                                       self.space.kind, torch.as_tensor(values)),
-                    o["nodes"], o["substeps"], o["smoothing"]).numpy()
+                    o["nodes"], o["substeps"], o["smoothing"]), skip).numpy()
         else:
             physics = TerzaghiSolver(nodes=o["nodes"], substeps=o["substeps"])
             compaction = physics.predict(self.space.apply(case.without_observations(),
