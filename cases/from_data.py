@@ -20,7 +20,8 @@ What it builds (DESIGN.md, case schema 1):
 
 It writes the case (engine.caseio.write_case), ``summary.md`` (counts, dates, gaps,
 outliers, reference, conversions, interpolation errors, assumptions) and ``map.png``.
-Units and signs that neither a flag nor the file gives are refused, never guessed.
+Units, signs, CRS, aquifer order and material that neither a flag nor the files give are
+refused, never guessed: all of them in one refusal (``cases.readers.declarations``).
 The --params format is documented in ``cases.readers.params``.
 """
 
@@ -32,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from cases.readers import read_insar
+from cases.readers.declarations import collecting, missing
 from cases.readers.extensometers import read_extensometers
 from cases.readers.geodesy import check_crs, los_to_vertical, project
 from cases.readers.interpolation import interpolate
@@ -45,6 +47,7 @@ from cases.readers.thinning import thin
 from cases.readers.wells import heads_on_axis, read_wells
 from engine.case import Aquifer, Case, Cells, Compressible, Observations
 from engine.errors import InputError
+from engine.schema import nothing_compressible
 from engine.units import DAYS_PER_MONTH
 from physics.analytical import lag_time
 
@@ -105,6 +108,15 @@ def _format_runs(axis, missing, limit=8) -> str:
 
 
 def build_case(req: FromData) -> Built:
+    """The case of ``req`` and what its summary and map need. Every declaration that
+    neither the files nor the command line give (InSAR unit and sign, CRS, head unit,
+    aquifer order, compressible material) is refused in one go, each with the flag or
+    --params key that gives it (``cases.readers.declarations``)."""
+    with collecting():
+        return _build(req)
+
+
+def _build(req: FromData) -> Built:
     params = read_params(req.params) if req.params else Params(source="--params")
     crs = check_crs(req.crs) if req.crs else None
     if req.freq not in FREQS:
@@ -181,6 +193,11 @@ def build_case(req: FromData) -> Built:
                 spinup_head=None if spinup is None else spinup[k],
                 **_depths(params, k, len(cells)))
         for k, a in enumerate(aquifer_names))
+    nothing = nothing_compressible(None, aquifers)
+    if nothing:
+        where = (req.params, "aquifers") if req.params else ("command line", "--params")
+        missing(*where, f"{nothing} in --params (or clay beds per borehole in "
+                        "--stratigraphy)", None)
 
     ext, ext_xy = None, np.empty((0, 2))
     if req.extensometers:

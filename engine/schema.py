@@ -170,12 +170,13 @@ def compressible(material) -> bool:
         getattr(material, key), dtype=np.float64) > 0)) for key in keys)
 
 
-def nothing_compressible(name: str, aquifers) -> str | None:
-    """The refusal when no aquifer of case ``name`` holds compressible material; None
-    otherwise."""
+def nothing_compressible(name: str | None, aquifers) -> str | None:
+    """The refusal when no aquifer of case ``name`` (None: not named) holds compressible
+    material; None otherwise."""
     if any(compressible(m) for aquifer in aquifers for _, m in _labelled(aquifer)):
         return None
-    return (f'case "{name}": no aquifer ({", ".join(a.name for a in aquifers)}) has '
+    return (("" if name is None else f'case "{name}": ')
+            + f'no aquifer ({", ".join(a.name for a in aquifers)}) has '
             "compressible material, so every solver would predict no displacement at all; "
             "give at least one aquifer [aquifers.interbeds], [aquifers.nodelay] or "
             "[aquifers.coarse] with a storage above zero")

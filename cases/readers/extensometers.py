@@ -56,7 +56,8 @@ def read_extensometers(path, aquifers, settings: dict, params_source: str = "--p
     site_col = tables.find_column(frame, SITE_COLUMNS, path, "site")
     time_col = tables.find_column(frame, TIME_COLUMNS, path, "time")
     comp_col, comp_scale = tables.quantity_column(frame, "compaction", path, None,
-                                                  declared or settings.get("unit"))
+                                                  declared or settings.get("unit"),
+                                                  params_key="[extensometers] unit")
     top_col, top_scale = _depth_column(frame, path, ("layer_top", "top"))
     bottom_col, bottom_scale = _depth_column(frame, path, ("layer_bottom", "bottom"))
 

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from cases.readers.declarations import missing
 from cases.readers.points import PointSeries, check_los_up
 from engine.errors import InputError
 
@@ -79,6 +80,13 @@ def utm_zone_of(crs: str) -> tuple[int, bool] | None:
     return None
 
 
+def utm_crs(lon, lat) -> str:
+    """"EPSG:326zz" or "EPSG:327zz": the WGS 84 / UTM zone of the median point."""
+    lon, lat = float(np.nanmedian(lon)), float(np.nanmedian(lat))
+    zone = int(np.clip(np.floor((lon + 180.0) / 6.0) + 1, 1, 60))
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
+
+
 def check_crs(crs: str) -> str:
     """The CRS in the canonical form "EPSG:NNNN", or InputError naming --crs."""
     match = _EPSG.match(crs.strip())
@@ -130,9 +138,11 @@ def project(series: PointSeries, crs: str | None) -> PointSeries:
     if series.x is not None and (crs is None or check_crs(series.crs) == check_crs(crs)):
         return series
     if crs is None:
-        raise InputError(series.source, "coordinates",
-                         "points are given in longitude/latitude: give --crs EPSG:NNNN "
-                         "(the projected CRS of the wells and of the case)")
+        # their UTM zone stands in while every missing declaration is being collected
+        crs = missing(series.source, "coordinates",
+                      "points are given in longitude/latitude: give --crs EPSG:NNNN "
+                      "(the projected CRS of the wells and of the case)",
+                      utm_crs(series.lon, series.lat))
     crs = check_crs(crs)
     if series.lon is not None:
         x, y = lonlat_to_projected(series.lon, series.lat, crs)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from cases.readers.declarations import missing
 from engine.errors import InputError
 from engine.units import DAYS_PER_YEAR
 
@@ -156,9 +157,9 @@ def resolve_unit(source, file_unit: str | None, flag_unit: str | None) -> float:
                              f'says "{flag_unit}"; drop the flag or fix the file')
         return METRES_PER_UNIT[unit]
     if flag_unit is None:
-        raise InputError(source, "unit",
-                         "the file does not say the unit of its values: "
-                         "give --insar-unit mm|cm|m")
+        # metres stand in while every missing declaration is being collected
+        flag_unit = missing(source, "unit", "the file does not say the unit of its values: "
+                            'give --insar-unit mm|cm|m (a PS CSV may say "# unit: mm")', "m")
     return METRES_PER_UNIT[flag_unit]
 
 
@@ -169,11 +170,10 @@ def resolve_los_sign(source, file_sign: str | None, flag_sign: str | None) -> fl
         raise InputError(source, "sign",
                          f'the file says line-of-sight values are positive "{file_sign}" '
                          f'(the satellite) but --los-sign says "{flag_sign}"')
-    sign = file_sign or flag_sign
-    if sign is None:
-        raise InputError(source, "sign",
-                         "the file does not say whether line-of-sight values are positive "
-                         "toward or away from the satellite: give --los-sign toward|away")
+    sign = file_sign or flag_sign or missing(
+        source, "sign", "the file does not say whether line-of-sight values are positive "
+        "toward or away from the satellite: give --los-sign toward|away (a PS CSV may say "
+        '"# positive: toward")', "toward")
     return 1.0 if sign == "toward" else -1.0
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from cases.readers import tables
+from cases.readers.declarations import missing
 from cases.readers.points import (
     PointSeries,
     check_coordinates,
@@ -102,6 +103,11 @@ def read_ps_csv(path, unit: str | None = None, los_sign: str | None = None,
         raise InputError(path, "positive", f'"{positive}" is not one of {", ".join(POSITIVE)}')
     geometry = _los_up(frame, path, ids)
     notes = [] if scale == 1.0 else [f"scaled by {scale:g} to metres"]
+    if positive is None and geometry is None:
+        positive = missing(path, "positive",
+                           "no line-of-sight geometry (los_e, los_n, los_u or incidence) "
+                           "and no declaration that the values are vertical: add "
+                           '"# positive: up" (or down) above the header', "up")
     if positive in ("up", "down"):
         if los_sign is not None:
             raise InputError(path, "positive",
@@ -111,11 +117,6 @@ def read_ps_csv(path, unit: str | None = None, los_sign: str | None = None,
         if sign < 0:
             notes.append("sign flipped: the file is positive down")
     else:
-        if geometry is None:
-            raise InputError(path, "positive",
-                             "no line-of-sight geometry (los_e, los_n, los_u or incidence) "
-                             "and no declaration that the values are vertical: add "
-                             '"# positive: up" (or down) above the header')
         component = "los"
         sign = resolve_los_sign(path, positive, los_sign)
         if sign < 0:

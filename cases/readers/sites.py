@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 
 from cases.readers import tables
-from cases.readers.geodesy import lonlat_to_projected
+from cases.readers.declarations import missing
+from cases.readers.geodesy import lonlat_to_projected, utm_crs
 from cases.readers.ps_csv import LAT_COLUMNS, LON_COLUMNS, X_COLUMNS, Y_COLUMNS
 from engine.errors import InputError
 
@@ -54,8 +55,8 @@ def site_positions(frame, path, site_column: str, crs: str | None):
             raise InputError(path, f"{fields[0]}/{fields[1]}",
                              f'site "{sites[i]}": ({xs[i]}, {ys[i]}) is not a longitude/latitude')
         if crs is None:
-            raise InputError(path, f"{fields[0]}/{fields[1]}",
-                             "positions in longitude/latitude need --crs EPSG:NNNN")
+            crs = missing(path, f"{fields[0]}/{fields[1]}", "positions in longitude/latitude "
+                          "need --crs EPSG:NNNN", utm_crs(xs, ys))
         xs, ys = lonlat_to_projected(xs, ys, crs)
     return sites.astype(str), np.asarray(xs, float), np.asarray(ys, float)
 

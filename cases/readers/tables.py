@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cases.readers.declarations import missing
 from engine import tables as core
 from engine.errors import InputError, suggest
 
@@ -66,11 +67,13 @@ def find_column(frame: pd.DataFrame, variants, path=None, role: str | None = Non
 
 
 def quantity_column(frame: pd.DataFrame, stem: str, path, default_unit: str | None,
-                    declared_unit: str | None = None, required: bool = True):
+                    declared_unit: str | None = None, required: bool = True,
+                    params_key: str = "unit"):
     """(column, metres per unit) of a length quantity written ``stem`` or ``stem_<unit>``.
 
-    A bare ``stem`` column takes ``declared_unit`` (from --params) or else
-    ``default_unit``; with neither it is refused, naming the ways to declare it."""
+    A bare ``stem`` column takes ``declared_unit`` (the file's "# unit:" line or
+    ``params_key`` in --params) or else ``default_unit``; with neither it is a missing
+    declaration, naming the ways to declare it."""
     for unit, factor in LENGTH_UNITS.items():
         name = f"{stem}_{unit}"
         if name in frame.columns:
@@ -79,11 +82,10 @@ def quantity_column(frame: pd.DataFrame, stem: str, path, default_unit: str | No
                                              f'"{declared_unit}"')
             return name, factor
     if stem in frame.columns:
-        unit = declared_unit or default_unit
-        if unit is None:
-            raise InputError(path, stem,
-                             f'the unit of "{stem}" is not declared: name the column '
-                             f'{stem}_mm, {stem}_cm or {stem}_m, or set unit in --params')
+        unit = declared_unit or default_unit or missing(
+            path, stem, f'the unit of "{stem}" is not declared: name the column {stem}_mm, '
+            f'{stem}_cm or {stem}_m, put "# unit: m" above the header or set {params_key} '
+            "in --params", "m")
         if unit not in LENGTH_UNITS:
             raise InputError(path, stem, f'unit "{unit}" is not one of '
                                          f'{", ".join(LENGTH_UNITS)}')

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cases.readers import tables
+from cases.readers.declarations import missing
 from cases.readers.depths import assign_interval
 from cases.readers.resample import period_index, runs
 from cases.readers.sites import has_position, site_positions
@@ -70,16 +71,16 @@ def read_wells(path, aquifers, settings: dict, params_source: str = "--params",
     well_col = tables.find_column(frame, WELL_COLUMNS)
     notes = []
     if well_col is not None:
-        head_col, scale = tables.quantity_column(frame, "head", path, None, unit)
+        head_col, scale = tables.quantity_column(frame, "head", path, None, unit,
+                                                 params_key="[wells] unit")
         names = frame[well_col].astype(str).str.strip().to_numpy()
         times = tables.dates(frame, time_col, path)
         heads = tables.numbers(frame, head_col, path, allow_missing=True) * scale
         meta = frame
     else:
-        if unit is None:
-            raise InputError(path, "unit", "a wide head table (time, then one column per "
-                                           'well) needs "# unit: m" above the header or '
-                                           "[wells] unit in --params")
+        unit = unit or missing(path, "unit", "a wide head table (time, then one column per "
+                                             'well) needs "# unit: m" above the header or '
+                                             "[wells] unit in --params", "m")
         scale = tables.LENGTH_UNITS.get(unit)
         if scale is None:
             raise InputError(path, "unit", f'"{unit}" is not one of m, ft, cm, mm')
@@ -104,10 +105,10 @@ def read_wells(path, aquifers, settings: dict, params_source: str = "--params",
         raise InputError(meta_source, "x/y", "no well positions: give x, y (or lon, lat) "
                                              "columns here or a [wells] metadata table")
     wells, wx, wy = site_positions(meta, meta_source, meta_well, crs)
-    missing = sorted(set(names) - set(wells))
-    if missing:
-        raise InputError(meta_source, "well", f'no position for well "{missing[0]}"'
-                                              f"{suggest(missing[0], wells)}")
+    unplaced = sorted(set(names) - set(wells))
+    if unplaced:
+        raise InputError(meta_source, "well", f'no position for well "{unplaced[0]}"'
+                                              f"{suggest(unplaced[0], wells)}")
     aquifer_names, assigned, mapping = _assign_aquifers(meta, meta_source, meta_well, wells,
                                                         aquifers)
     notes += mapping
@@ -155,9 +156,10 @@ def _assign_aquifers(meta, source, well_col, wells, aquifers):
         if not known:
             known = sorted(set(per_well))
             if len(known) > 1:
-                raise InputError("command line", "--params",
-                                 f"the wells name aquifers {', '.join(known)}: their order "
-                                 "(top first) and properties need --params [[aquifers]]")
+                # their alphabetical order stands in while the declarations are collected
+                missing("command line", "--params", f"the wells name aquifers "
+                        f"{', '.join(known)}: their order (top first) and properties need "
+                        "--params with [[aquifers]] tables", None)
         for well, label in zip(wells, per_well):
             if label not in known:
                 raise InputError(source, aq_col, f'well "{well}": unknown aquifer "{label}"'
@@ -180,8 +182,10 @@ def _assign_aquifers(meta, source, well_col, wells, aquifers):
                              f"{known[index]} ({fraction:.0%} of it inside)")
         return known, np.array(out), notes
     if len(known) > 1:
-        raise InputError(source, "aquifer", "no aquifer column nor screen_top/screen_bottom: "
-                                            f"which of {', '.join(known)} does each well tap?")
+        missing(source, "aquifer", "no aquifer column nor screen_top/screen_bottom: which of "
+                f"{', '.join(known)} does each well tap? Add an aquifer column", None)
+        # every well in the top aquifer stands in while the declarations are collected
+        return known, np.zeros(len(wells), dtype=np.int64), []
     name = known[0] if known else "aquifer"
     return [name], np.zeros(len(wells), dtype=np.int64), [f"every well taken to tap {name}"]
 
