@@ -19,7 +19,9 @@ What it builds (DESIGN.md, case schema 1):
   extensometer compaction per aquifer at the nearest cell, the well records.
 
 It writes the case (engine.caseio.write_case), ``summary.md`` (counts, dates, gaps,
-outliers, reference, conversions, interpolation errors, assumptions) and ``map.png``.
+outliers, reference, conversions, interpolation errors, assumptions; first, warnings:
+heads interpolated with a leave-one-out error above LOO_WARNING_FRACTION of their range)
+and ``map.png``.
 Units, signs, CRS, aquifer order and material that neither a flag nor the files give are
 refused, never guessed: all of them in one refusal (``cases.readers.declarations``).
 The --params format is documented in ``cases.readers.params``.
@@ -36,7 +38,7 @@ from cases.readers import read_insar
 from cases.readers.declarations import collecting, missing
 from cases.readers.extensometers import read_extensometers
 from cases.readers.geodesy import check_crs, los_to_vertical, project
-from cases.readers.interpolation import interpolate
+from cases.readers.interpolation import LOO_WARNING_FRACTION, interpolate
 from cases.readers.params import MATERIAL_KEYS, Params, read_params
 from cases.readers.quality import outliers
 from cases.readers.reference import to_reference_date, to_reference_points
@@ -78,12 +80,20 @@ class Summary:
     def __init__(self, title: str):
         self.title = title
         self.sections: dict[str, list[str]] = {name: [] for name in self.SECTIONS}
+        self.warnings: list[str] = []
 
     def add(self, section: str, line: str) -> None:
         self.sections[section].append(line)
 
+    def warn(self, line: str) -> None:
+        """A doubt about the case the user must hear of: first in summary.md, and the
+        command prints it."""
+        self.warnings.append(line)
+
     def markdown(self) -> str:
         out = [f"# {self.title}", ""]
+        if self.warnings:
+            out += ["## Warnings", ""] + [f"- {line}" for line in self.warnings] + [""]
         for name, lines in self.sections.items():
             if lines:
                 out += [f"## {name}", ""] + [f"- {line}" for line in lines] + [""]
@@ -370,6 +380,12 @@ def _heads(wells, on_axis, first, last, cells, aquifer_names, params, summary):
             if mine.sum() < 10:
                 line += f" (poorly constrained by {int(mine.sum())} wells)"
         summary.add("Heads", line)
+        if result.loo_fraction > LOO_WARNING_FRACTION:
+            summary.warn(f"aquifer {name}: heads interpolated from {int(mine.sum())} well(s) "
+                         f"have a leave-one-out RMSE of {result.loo_rmse:.2f} m, "
+                         f"{result.loo_fraction:.2f} of their range {result.value_range:.2f} m "
+                         f"(more than {LOO_WARNING_FRACTION:g}): the heads between the wells, "
+                         "and the compaction computed from them, are poorly known")
     return heads
 
 
@@ -496,12 +512,15 @@ def write_map(built: Built, path: Path) -> None:
     plt.close(fig)
 
 
-def make_case_from_data(req: FromData) -> Path:
+def make_case_from_data(req: FromData, warn=None) -> Path:
     """Build the case, write it with its summary and map into ``req.out``; returns the
-    case manifest."""
+    case manifest. ``warn(line)`` hears each warning (also in summary.md)."""
     from engine.caseio import write_case
 
     built = build_case(req)
+    for line in built.summary.warnings:
+        if warn is not None:
+            warn(line)
     out = Path(req.out)
     out.mkdir(parents=True, exist_ok=True)
     manifest = write_case(built.case, out)

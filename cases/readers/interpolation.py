@@ -10,6 +10,10 @@ case cells, with the interpolation error measured by leave-one-out cross-validat
 
 Values [S, T] may be NaN where a site did not measure: each period uses the sites that
 did, and periods sharing the same sites share one set of weights.
+
+The leave-one-out RMSE is also given as a fraction of the range of the measured values
+(``Interpolated.loo_fraction``); above LOO_WARNING_FRACTION the interpolated field is
+called poorly constrained (``make-case from-data`` warns and says so in summary.md).
 """
 
 from __future__ import annotations
@@ -22,6 +26,10 @@ from scipy.optimize import least_squares
 from engine.errors import InputError
 
 METHODS = ("idw", "kriging")
+#: leave-one-out RMSE, as a fraction of the measured range, above which the values between
+#: the sites are poorly known: an error of a quarter of the range blurs most of the
+#: spatial pattern the sites show
+LOO_WARNING_FRACTION = 0.25
 
 
 @dataclass(frozen=True)
@@ -119,13 +127,22 @@ def _patterns(values):
 @dataclass(frozen=True)
 class Interpolated:
     """values [N, T] at the targets; loo_rmse: leave-one-out RMSE over every (site,
-    period) with another site measured (NaN when none); loo_count: how many."""
+    period) with another site measured (NaN when none); loo_count: how many;
+    value_range: largest minus smallest measured value (NaN when none)."""
 
     values: np.ndarray
     method: str
     loo_rmse: float
     loo_count: int
     variogram: Variogram | None = None
+    value_range: float = float("nan")
+
+    @property
+    def loo_fraction(self) -> float:
+        """loo_rmse / value_range (NaN when either is unknown or the range is 0)."""
+        if not (self.value_range > 0):
+            return float("nan")
+        return self.loo_rmse / self.value_range
 
 
 def interpolate(xt, yt, xs, ys, values, method: str = "idw", power: float = 2.0,
@@ -157,5 +174,7 @@ def interpolate(xt, yt, xs, ys, values, method: str = "idw", power: float = 2.0,
             residuals.append((w1 @ values[np.ix_(others, periods)])[0] - values[s, periods])
     residuals = np.concatenate(residuals) if residuals else np.array([])
     rmse = float(np.sqrt(np.mean(residuals ** 2))) if len(residuals) else float("nan")
+    measured = values[np.isfinite(values)]
     return Interpolated(values=out, method=method, loo_rmse=rmse, loo_count=len(residuals),
-                        variogram=variogram)
+                        variogram=variogram, value_range=float(np.ptp(measured)) if
+                        len(measured) else float("nan"))

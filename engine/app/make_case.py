@@ -8,6 +8,7 @@ plain functions; only their arguments are parsed here.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from cases import from_data
@@ -55,7 +56,7 @@ def run_from_data(args) -> int:
                        insar_format=args.insar_format, insar_unit=args.insar_unit,
                        los_sign=args.los_sign, crs=args.crs, extensometers=args.extensometers,
                        stratigraphy=args.stratigraphy, params=args.params, freq=args.freq)
-        manifest = make_case_from_data(req)
+        manifest = make_case_from_data(req, warn=_warn_from_data)
     print(f"case written to {out / manifest.name}; summary {out / 'summary.md'}, "
           f"map {out / 'map.png'}")
     return 0
@@ -74,6 +75,10 @@ def make_twin_whole(out, *args, log=print, source: str = "--out") -> Path:
         made = make_twin(partial, *args, log=lambda text: log(str(text).replace(str(partial),
                                                                                 str(out))))
     return out / Path(made["manifest"]).name
+
+
+def _warn_from_data(line: str) -> None:
+    print(f"landsub make-case from-data: warning: {line}", file=sys.stderr)
 
 
 def main_from_data(argv) -> int:
