@@ -127,9 +127,9 @@ def egms_rows(t: Truth, level: str):
     e, n = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3035", always_xy=True).transform(lon, lat)
     inc = t.incidence.ravel()
     up_unit = np.cos(np.radians(inc))
-    heading = np.radians(-10.0)       # ascending: look vector to the east
-    east = np.sin(np.radians(inc)) * np.cos(heading)
-    north = -np.sin(np.radians(inc)) * np.sin(heading)
+    heading = np.radians(-10.0)       # ascending, looking east: the satellite is to the west
+    east = -np.sin(np.radians(inc)) * np.cos(heading)
+    north = np.sin(np.radians(inc)) * np.sin(heading)
     series = (los_toward(t) if level != "L3" else t.up).reshape(len(t.dates), -1).T * 1e3
     dates = [str(d).replace("-", "") for d in t.dates]
     rows = []

@@ -6,8 +6,9 @@ per acquisition headed ``YYYYMMDD``, values in MILLIMETRES:
 
 - L2a / L2b: ``pid``, ``latitude``, ``longitude``, ``easting``, ``northing``
   (ETRS89-LAEA, EPSG:3035), ..., ``incidence_angle``, ``track_angle``, ``los_east``,
-  ``los_north``, ``los_up`` (unit vector ground -> satellite), ``mean_velocity``, ...
-  Values along the line of sight, positive toward the satellite.
+  ``los_north``, ``los_up`` (unit vector ground -> satellite: los_east < 0 on an
+  ascending track), ``mean_velocity``, ... Values along the line of sight, positive
+  toward the satellite.
 - L3 ortho: ``pid``, ``easting``, ``northing``, ``height``, ``rmse``, ``mean_velocity``,
   ... on a 100 m EPSG:3035 grid; one file per component, named ``..._U_...``/``_UD_``
   (vertical, positive up) or ``..._E_...``/``_EW_`` (east-west, refused: not vertical).
@@ -26,6 +27,7 @@ from cases.readers.points import (
     PointSeries,
     check_coordinates,
     check_los_up,
+    check_los_vector,
     resolve_los_sign,
     resolve_unit,
 )
@@ -60,10 +62,16 @@ def read_egms(path, unit: str | None = None, los_sign: str | None = None,
     level = _LEVEL.search(path.stem)
     level = {"L2A": "L2a", "L2B": "L2b", "L3": "L3"}[level.group(1).upper()] if level else None
 
+    los_east = los_north = None
     if "los_up" in frame.columns:
         sign = resolve_los_sign(path, "toward", los_sign)
         los_up = tables.numbers(frame, "los_up", path, ids=ids)
         check_los_up(path, "los_up", ids, los_up)
+        if "los_east" in frame.columns and "los_north" in frame.columns:
+            los_east, los_north = (tables.numbers(frame, c, path, ids=ids)
+                                   for c in ("los_east", "los_north"))
+            check_los_vector(path, "los_east/los_north/los_up", ids, los_east, los_north,
+                             los_up)
         component, level = "los", level or "L2"
     else:
         if level not in (None, "L3"):
@@ -102,5 +110,6 @@ def read_egms(path, unit: str | None = None, los_sign: str | None = None,
                  else "calibrated with the EGMS GNSS model" if level in ("L2b", "L3")
                  else "as delivered (EGMS level not in the file name)")
     return PointSeries(source=str(path), ids=ids, dates=dates, values=values * scale * sign,
-                       component=component, los_up=los_up, reference=f"EGMS {level}: {reference}",
+                       component=component, los_up=los_up, los_east=los_east,
+                       los_north=los_north, reference=f"EGMS {level}: {reference}",
                        conversions=("EGMS millimetres scaled to metres",), **coords)

@@ -9,6 +9,16 @@ pyproj, imported only then.
 LOS to vertical assumes the ground moved vertically only: d_up = d_los / u, u the up
 component of the unit vector from the ground to the satellite (cos of the incidence
 angle), with d_los positive toward the satellite.
+
+Line-of-sight geometry from angles: the incidence theta (degrees from the vertical at the
+ground) and the heading h (azimuth of the satellite's flight direction, degrees
+clockwise from north: Sentinel-1 about -12 ascending, -168 descending) of a
+right-looking radar (Sentinel-1, ENVISAT, TerraSAR-X, ALOS-2 in its usual mode) give
+the unit vector from the ground to the satellite
+
+    east = -sin(theta) cos(h),  north = sin(theta) sin(h),  up = cos(theta)
+
+(MintPy's ``enu2los`` with its azimuth angle 90 - h).
 """
 
 from __future__ import annotations
@@ -152,6 +162,14 @@ def project(series: PointSeries, crs: str | None) -> PointSeries:
         note = f"coordinates transformed from {series.crs} to {crs}"
     return series.with_conversion(note, x=np.asarray(x, float), y=np.asarray(y, float),
                                   crs=crs)
+
+
+def los_unit_vector(incidence, heading) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(east, north, up) of the unit vector from the ground to a right-looking satellite
+    of ``incidence`` and ``heading`` (degrees; see the module's docstring)."""
+    theta = np.radians(np.asarray(incidence, dtype=np.float64))
+    h = np.radians(np.asarray(heading, dtype=np.float64))
+    return -np.sin(theta) * np.cos(h), np.sin(theta) * np.sin(h), np.cos(theta)
 
 
 def los_to_vertical(series: PointSeries) -> PointSeries:

@@ -11,8 +11,10 @@ Values are re-referenced to the mean of the reference window at each date, as th
 LiCSBAS tools do, and to zero at the first date. The up component of the line of sight
 comes from a ``U.geo`` dataset in the file or the ``U.geo`` raster (float32, length x
 width) in the GEOCml* folder the time series was made from (``TS_GEOCml10`` ->
-``GEOCml10``) or beside the file. The mask of LiCSBAS15 (``results/mask``) is applied
-when present; pixels without any value are dropped.
+``GEOCml10``) or beside the file; its east and north components (needed to decompose
+several tracks) from the ``E.geo`` and ``N.geo`` beside that U.geo, when both are there.
+The mask of LiCSBAS15 (``results/mask``) is applied when present; pixels without any
+value are dropped.
 """
 
 from __future__ import annotations
@@ -97,11 +99,13 @@ def read_licsbas(path, unit: str | None = None, los_sign: str | None = None,
 
     up = up_inside
     up_source = f"U.geo in {path.name}"
+    east = north = None
     if up is None:
         for folder in _geoc_folders(path):
             up = _raster(folder / "U.geo", shape)
             if up is not None:
                 up_source = str(folder / "U.geo")
+                east, north = _raster(folder / "E.geo", shape), _raster(folder / "N.geo", shape)
                 break
     if up is None:
         raise InputError(path, "U.geo",
@@ -116,12 +120,17 @@ def read_licsbas(path, unit: str | None = None, los_sign: str | None = None,
     rows, cols = np.nonzero(keep)
     values = cum[:, rows, cols].T.astype(np.float64)
     order = np.argsort(dates, kind="stable")
+    horizontal, note = {}, f"line-of-sight up component from {up_source}"
+    if east is not None and north is not None:
+        horizontal = {"los_east": east[rows, cols], "los_north": north[rows, cols]}
+        note = f"line-of-sight vector from {up_source} and the E.geo, N.geo beside it"
     return PointSeries(
         source=str(path), ids=np.array([f"r{r}c{c}" for r, c in zip(rows, cols)]),
         dates=dates[order], values=values[:, order] * scale * sign, component="los",
         lon=lon1 + cols * dlon, lat=lat1 + rows * dlat, los_up=up[rows, cols],
         reference=f'LiCSBAS: mean of window x {x1}:{x2}, y {y1}:{y2} ("{text}")',
-        conversions=tuple(notes + [f"line-of-sight up component from {up_source}"]))
+        conversions=tuple(notes + [note]),
+        **horizontal)
 
 
 def _geoc_folders(path: Path) -> list[Path]:

@@ -11,7 +11,10 @@ X_STEP, Y_STEP and X_UNIT ("degrees", or metres with UTM_ZONE / EPSG); pixel cen
 are at X_FIRST + (col + 0.5) X_STEP. Radar-coded files get latitude/longitude per pixel
 from the geometry file. The incidence angle always comes from the geometry file
 (``geometryGeo.h5``, ``geometryRadar.h5``, ``geo_geometryRadar.h5``), looked up next to
-the time series and in ``inputs/`` beside it or its parent folder. A reliable-pixel
+the time series and in ``inputs/`` beside it or its parent folder; the east and north
+components of the line of sight (needed to decompose several tracks) from its
+``azimuthAngle`` (of the ground-to-satellite vector, degrees anticlockwise from north)
+when it has one, else from the HEADING attribute of the time series. A reliable-pixel
 mask (``maskTempCoh.h5`` / ``geo_maskTempCoh.h5``) beside the file is applied when
 present; pixels without any value are dropped.
 """
@@ -23,6 +26,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from cases.readers.geodesy import los_unit_vector
 from cases.readers.points import (
     PointSeries,
     open_hdf5,
@@ -104,6 +108,8 @@ def read_mintpy(path, unit: str | None = None, los_sign: str | None = None,
     rows, cols = np.nonzero(keep)
     values = data[:, rows, cols].T.astype(np.float64)
     order = np.argsort(dates, kind="stable")
+    los_east, los_north, note = _horizontal(path, geom_file, attrs, incidence[rows, cols],
+                                            shape, rows, cols)
 
     coords = _coordinates(path, attrs, rows, cols, geometry)
     ref = (f"MintPy: reference pixel row {_attr(attrs, 'REF_Y')}, col {_attr(attrs, 'REF_X')} "
@@ -112,8 +118,31 @@ def read_mintpy(path, unit: str | None = None, los_sign: str | None = None,
     return PointSeries(
         source=str(path), ids=np.array([f"r{r}c{c}" for r, c in zip(rows, cols)]),
         dates=dates[order], values=values[:, order] * scale * sign, component="los",
-        los_up=np.cos(np.radians(incidence[rows, cols])), reference=ref,
-        conversions=tuple(notes + [f"incidence angle from {geom_file.name}"]), **coords)
+        los_up=np.cos(np.radians(incidence[rows, cols])), los_east=los_east,
+        los_north=los_north, reference=ref,
+        conversions=tuple(notes + [f"incidence angle from {geom_file.name}{note}"]), **coords)
+
+
+def _horizontal(path, geom_file, attrs, incidence, shape, rows, cols):
+    """(east, north, note) of the line of sight at the pixels: from the geometry file's
+    azimuthAngle, else from the HEADING attribute; (None, None, "") without either."""
+    with h5py.File(geom_file, "r") as handle:
+        azimuth = (handle["azimuthAngle"][()] if "azimuthAngle" in handle
+                   and handle["azimuthAngle"].shape == shape else None)
+    if azimuth is not None:
+        heading = 90.0 - azimuth[rows, cols].astype(np.float64)
+        note = ", heading from its azimuthAngle"
+    elif _attr(attrs, "HEADING") is not None:
+        try:
+            heading = np.full(len(rows), float(_attr(attrs, "HEADING")))
+        except ValueError:
+            raise InputError(path, "HEADING", f'"{_attr(attrs, "HEADING")}" is not a number '
+                                              "of degrees") from None
+        note = f", heading {heading[0]:g} deg from the HEADING attribute"
+    else:
+        return None, None, ""
+    east, north, _ = los_unit_vector(incidence, heading)
+    return east, north, note
 
 
 def _coordinates(path, attrs, rows, cols, geometry) -> dict:

@@ -45,6 +45,10 @@ class PointSeries:
     lon, lat : [P] geographic coordinates, degrees (None when the product has none).
     los_up : [P] up component of the unit vector from the ground to the satellite
         (cos of the incidence angle), needed to turn "los" into "up".
+    los_east, los_north : [P] its east and north components (None when the product
+        gives only the incidence), needed to decompose several tracks.
+    east : [P, D] east-west displacement, m, east positive, of a series decomposed from
+        several tracks (``component == "up"``); None otherwise.
     reference : where the product says its values are referenced (point, area, date).
     conversions : what was done to the values since they left the file, in order.
     """
@@ -60,6 +64,9 @@ class PointSeries:
     lon: np.ndarray | None = None
     lat: np.ndarray | None = None
     los_up: np.ndarray | None = None
+    los_east: np.ndarray | None = None
+    los_north: np.ndarray | None = None
+    east: np.ndarray | None = None
     reference: str = "as delivered"
     conversions: tuple[str, ...] = field(default_factory=tuple)
 
@@ -83,7 +90,14 @@ class PointSeries:
             return None if a is None else a[points]
         return replace(self, ids=self.ids[points], values=self.values[points],
                        x=sub(self.x), y=sub(self.y), lon=sub(self.lon), lat=sub(self.lat),
-                       los_up=sub(self.los_up))
+                       los_up=sub(self.los_up), los_east=sub(self.los_east),
+                       los_north=sub(self.los_north), east=sub(self.east))
+
+    @property
+    def has_geometry(self) -> bool:
+        """Whether the full line-of-sight unit vector (east, north, up) is known."""
+        return self.los_east is not None and self.los_north is not None \
+            and self.los_up is not None
 
     def rates(self) -> np.ndarray:
         """[P] least-squares linear rate, m/yr, over each point's measured dates (NaN
@@ -186,6 +200,19 @@ def check_los_up(source, field: str, ids, los_up: np.ndarray) -> None:
         raise InputError(source, field,
                          f"point {ids[i]}: up component of the line of sight {los_up[i]} is "
                          "not in (0.1, 1] (incidence 0..84 degrees)")
+
+
+def check_los_vector(source, field: str, ids, east, north, up) -> None:
+    """Refuse a line-of-sight vector that is not a unit vector (within 2 %, the rounding
+    of products that print three decimals) or whose up component check_los_up refuses."""
+    check_los_up(source, field, ids, up)
+    norm = np.sqrt(east ** 2 + north ** 2 + up ** 2)
+    bad = ~(np.abs(norm - 1.0) <= 0.02)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(source, field,
+                         f"point {ids[i]}: line-of-sight vector ({east[i]}, {north[i]}, "
+                         f"{up[i]}) has length {norm[i]:.3f}, not 1")
 
 
 def check_coordinates(source, fields: tuple[str, str], ids, a: np.ndarray, b: np.ndarray):

@@ -5,9 +5,12 @@ Columns (case-insensitive, any order; other columns are ignored):
 - ``id`` (or pid, point_id, code): unique point identifier;
 - ``x``, ``y`` (or easting, northing) projected metres, or ``lon``, ``lat`` (or
   longitude, latitude) in WGS 84 degrees;
-- optional line-of-sight geometry: ``los_e``, ``los_n``, ``los_u`` (or los_east,
-  los_north, los_up; the unit vector from the ground to the satellite), or
-  ``incidence`` (or incidence_angle; degrees from the vertical);
+- optional line-of-sight geometry, per point: ``los_e``, ``los_n``, ``los_u`` (or
+  los_east, los_north, los_up; the unit vector from the ground to the satellite, all
+  three), or ``incidence`` (or incidence_angle; degrees from the vertical) with
+  ``heading`` (or heading_angle; the flight direction, degrees clockwise from north, of
+  a right-looking radar: cases.readers.geodesy), or ``los_u`` or ``incidence`` alone
+  (the up component only: enough for one track, not for several);
 - one column per acquisition headed ``YYYYMMDD`` or ``DYYYYMMDD``; empty cells are
   missing measurements.
 
@@ -16,9 +19,12 @@ Conventions the file may declare in ``#`` comment lines before the header::
     # unit: mm              (mm, cm or m; else --insar-unit)
     # positive: toward      (toward / away: line of sight; up / down: already vertical)
     # crs: EPSG:32650       (CRS of x, y; else they are taken to be in --crs)
+    # incidence: 39.2       (degrees, for every point without an incidence column)
+    # heading: -12.1        (degrees, for every point without a heading column)
 
 Values along the line of sight need the geometry and a sign (``positive`` or
 --los-sign); a table without geometry must declare ``positive: up`` or ``down``.
+Columns win over header lines.
 """
 
 from __future__ import annotations
@@ -27,9 +33,11 @@ import numpy as np
 
 from cases.readers import tables
 from cases.readers.declarations import missing
+from cases.readers.geodesy import los_unit_vector
 from cases.readers.points import (
     PointSeries,
     check_coordinates,
+    check_los_vector,
     check_unique_dates,
     parse_date_label,
     resolve_los_sign,
@@ -42,6 +50,7 @@ X_COLUMNS, Y_COLUMNS = ("x", "easting"), ("y", "northing")
 LON_COLUMNS, LAT_COLUMNS = ("lon", "longitude"), ("lat", "latitude")
 LOS_COLUMNS = (("los_e", "los_east"), ("los_n", "los_north"), ("los_u", "los_up"))
 INCIDENCE_COLUMNS = ("incidence", "incidence_angle")
+HEADING_COLUMNS = ("heading", "heading_angle")
 POSITIVE = ("toward", "away", "up", "down")
 
 
@@ -101,7 +110,7 @@ def read_ps_csv(path, unit: str | None = None, los_sign: str | None = None,
     positive = declared.get("positive")
     if positive is not None and positive not in POSITIVE:
         raise InputError(path, "positive", f'"{positive}" is not one of {", ".join(POSITIVE)}')
-    geometry = _los_up(frame, path, ids)
+    los_east, los_north, geometry = _geometry(frame, path, ids, declared)
     notes = [] if scale == 1.0 else [f"scaled by {scale:g} to metres"]
     if positive is None and geometry is None:
         positive = missing(path, "positive",
@@ -144,25 +153,60 @@ def read_ps_csv(path, unit: str | None = None, los_sign: str | None = None,
                                       "lat (degrees); columns are: "
                                       f"{', '.join(frame.columns[:12])}")
     return PointSeries(source=str(path), ids=ids, dates=dates, values=values * scale * sign,
-                       component=component, los_up=geometry, conversions=tuple(notes),
-                       **coords)
+                       component=component, los_up=geometry, los_east=los_east,
+                       los_north=los_north, conversions=tuple(notes), **coords)
 
 
-def _los_up(frame, path, ids) -> np.ndarray | None:
-    """Up component of the ground-to-satellite unit vector, from los_u or incidence."""
-    up_col = tables.find_column(frame, LOS_COLUMNS[2])
-    if up_col is not None:
-        return tables.numbers(frame, up_col, path, ids=ids)
-    inc_col = tables.find_column(frame, INCIDENCE_COLUMNS)
-    if inc_col is not None:
-        incidence = tables.numbers(frame, inc_col, path, ids=ids)
-        bad = ~((incidence >= 0) & (incidence < 90))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(path, inc_col, f"point {ids[i]}: incidence {incidence[i]} is not "
-                                            "an angle in [0, 90) degrees")
-        return np.cos(np.radians(incidence))
-    return None
+def _geometry(frame, path, ids, declared) -> tuple:
+    """(east, north, up) of the ground-to-satellite unit vector per point, from the
+    los_* columns or the incidence and heading (columns or header lines); east and north
+    are None when only the up component (los_u or incidence) is given, all three None
+    without any geometry."""
+    vector = [tables.find_column(frame, names) for names in LOS_COLUMNS]
+    if vector[0] is not None or vector[1] is not None:
+        absent = [names[0] for names, col in zip(LOS_COLUMNS, vector) if col is None]
+        if absent:
+            raise InputError(path, absent[0], f"the line-of-sight vector needs los_e, los_n "
+                                              f"and los_u: {', '.join(absent)} missing")
+        east, north, up = (tables.numbers(frame, col, path, ids=ids) for col in vector)
+        check_los_vector(path, "los_e/los_n/los_u", ids, east, north, up)
+        return east, north, up
+    if vector[2] is not None:
+        return None, None, tables.numbers(frame, vector[2], path, ids=ids)
+    incidence, inc_field = _angle(frame, path, ids, declared, INCIDENCE_COLUMNS)
+    heading, head_field = _angle(frame, path, ids, declared, HEADING_COLUMNS)
+    if incidence is None:
+        if heading is not None:
+            raise InputError(path, head_field, "a heading without an incidence angle: give "
+                                               "an incidence column or # incidence: line")
+        return None, None, None
+    bad = ~((incidence >= 0) & (incidence < 90))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(path, inc_field, f"point {ids[i]}: incidence {incidence[i]} is not "
+                                          "an angle in [0, 90) degrees")
+    if heading is None:
+        return None, None, np.cos(np.radians(incidence))
+    return los_unit_vector(incidence, heading)
+
+
+def _angle(frame, path, ids, declared, names) -> tuple[np.ndarray | None, str]:
+    """[P] degrees from the first of ``names`` found as a column, else from its header
+    line ("# incidence: 39.2"); (None, name) when neither is there."""
+    column = tables.find_column(frame, names)
+    if column is not None:
+        return tables.numbers(frame, column, path, ids=ids), column
+    text = declared.get(names[0])
+    if text is None:
+        return None, names[0]
+    try:
+        value = float(text)
+    except ValueError:
+        value = np.nan
+    if not np.isfinite(value):
+        raise InputError(path, names[0], f'header line "# {names[0]}: {text}" is not a number '
+                                         "of degrees")
+    return np.full(len(ids), value), names[0]
 
 
 def _check_lonlat(path, fields, ids, lon, lat) -> None:
