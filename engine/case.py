@@ -163,11 +163,15 @@ class Observations:
         aquifer (int index), time (datetime64[D]), compaction (m, shortening positive).
     wells : dict of equal-length arrays: well (str), x, y (m), aquifer (int index),
         time (datetime64[D]), head (m above datum).
+    displacement_east : [N, T] m, east positive, NaN where not resolved (or None): the
+        east-west part of InSAR tracks decomposed with the vertical (``displacement``);
+        kept for reports, no solver predicts it.
     """
 
     displacement: np.ndarray | None = None
     extensometers: dict | None = None
     wells: dict | None = None
+    displacement_east: np.ndarray | None = None
 
     def take(self, cells: np.ndarray) -> "Observations":
         ext = None
@@ -183,6 +187,8 @@ class Observations:
             displacement=None if self.displacement is None else self.displacement[cells],
             extensometers=ext,
             wells=self.wells,
+            displacement_east=(None if self.displacement_east is None
+                               else self.displacement_east[cells]),
         )
 
 

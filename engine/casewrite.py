@@ -28,9 +28,11 @@ def write_case(case: Case, directory, name: str = "case.toml", arrays: str = "cs
     Arrays equal at every cell (and time) become one number in the manifest. With
     ``arrays="csv"`` the others go to CSV: times.csv (an irregular axis), cells.csv,
     heads_<a>.csv (wide, one per aquifer), params.csv (one column per varying parameter,
-    named by its field) and the observations; a spin-up adds [spinup] (spinup_times.csv
-    when irregular) and spinup_heads_<a>.csv. With ``arrays="hdf5"`` the per-cell arrays
-    (heads [cell, time], observed displacement [cell, time], varying parameters [cell])
+    named by its field) and the observations (displacement.csv, displacement_east.csv
+    when tracks were decomposed, extensometers.csv, wells.csv); a spin-up adds [spinup]
+    (spinup_times.csv when irregular) and spinup_heads_<a>.csv. With ``arrays="hdf5"``
+    the per-cell arrays (heads [cell, time], observed displacement and its east-west
+    part [cell, time], varying parameters [cell])
     go instead to one HDF5 file, arrays.h5, a dataset per field named by the field
     (``aquifers[0].head``); cells, times and the long observation tables stay CSV.
     """
@@ -169,6 +171,10 @@ class _Writer:
             table = getattr(obs, key)
             if table is not None:
                 out[key] = self.csv(f"{key}.csv", {c: self.spelled(c, table[c]) for c in columns})
+        if obs.displacement_east is not None:
+            out["displacement_east"] = self.series("displacement_east.csv",
+                                                   "observations.displacement_east",
+                                                   obs.displacement_east)
         return out
 
     def spelled(self, column: str, values) -> np.ndarray:

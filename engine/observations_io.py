@@ -1,5 +1,6 @@
 """Reading a case file's ``[observations]``: observed displacement (wide CSV or an HDF5
-dataset [cell, time], m up positive, NaN where not observed) and the long tables of
+dataset [cell, time], m up positive, NaN where not observed), its east-west companion
+``displacement_east`` (same layouts, m east positive) and the long tables of
 extensometer compaction and well heads. A part of the case loader
 (``engine.caseio._Loader``), kept apart because observations are never needed to
 predict: every refusal names the file, the field and the value, as the loader does."""
@@ -16,7 +17,9 @@ from engine.casewrite import EXTENSOMETER_COLUMNS, WELL_COLUMNS
 from engine.errors import InputError, suggest
 from engine.tables import dates, line_of, read_hdf5, read_table
 
-OBSERVATION_KEYS = ("displacement", "extensometers", "wells")
+OBSERVATION_KEYS = ("displacement", "extensometers", "wells", "displacement_east")
+#: [cell, time] observations, read alike
+SERIES_KEYS = ("displacement", "displacement_east")
 #: did-you-mean looks at no more names (difflib over 100,000 ids takes seconds)
 SUGGEST_AMONG = 10_000
 
@@ -28,17 +31,19 @@ class ObservationReading:
     def observations(self, table, aquifer_names: list[str]) -> Observations:
         self.keys(table, OBSERVATION_KEYS, "observations")
         found = {}
-        if "displacement" in table:
-            found["displacement"] = self.displacement(table["displacement"])
+        for key in SERIES_KEYS:
+            if key in table:
+                found[key] = self.displacement(table[key], key)
         for key, columns in (("extensometers", EXTENSOMETER_COLUMNS), ("wells", WELL_COLUMNS)):
             if key in table:
                 path = self.file_reference(table[key], ("file",), f"observations.{key}")
                 found[key] = self.records(path, columns, aquifer_names)
         return Observations(**found)
 
-    def displacement(self, value) -> np.ndarray:
-        """[N, T] m up positive, NaN where not observed."""
-        field = "observations.displacement"
+    def displacement(self, value, key: str = "displacement") -> np.ndarray:
+        """[N, T] m (up positive; east positive for ``displacement_east``), NaN where
+        not observed."""
+        field = f"observations.{key}"
         path = self.file_reference(value, ("file", "dataset"), field)
         shape = (len(self.ids), len(self.times))
         if "dataset" in value:
@@ -62,7 +67,7 @@ class ObservationReading:
             where = (f'dataset "{value["dataset"]}"' if "dataset" in value
                      else f'column "{self.ids[cell]}"')
             raise InputError(path, where, f'cell "{self.ids[cell]}", time {self.times[step]}: '
-                             f"displacement {float(observed[cell, step])!r} is not finite")
+                             f"{key} {float(observed[cell, step])!r} is not finite")
         return observed
 
     def records(self, path: Path, columns, aquifer_names: list[str]) -> dict:
