@@ -1,7 +1,8 @@
 """``landsub make-case from-data``: a case from real data files.
 
-    landsub make-case from-data --insar FILE [--insar-format auto|mintpy|egms|licsbas|csv]
-        [--insar-unit mm|cm|m] [--los-sign toward|away] [--crs EPSG:NNNN] --wells FILE
+    landsub make-case from-data --insar FILE [--insar FILE ...]
+        [--insar-format auto|mintpy|egms|licsbas|csv] [--insar-unit mm|cm|m]
+        [--los-sign toward|away] [--track-distance METRES] [--crs EPSG:NNNN] --wells FILE
         [--extensometers FILE] [--stratigraphy FILE] [--params FILE] [--freq MS] --out DIR
 
 What it builds (DESIGN.md, case schema 1):
@@ -17,6 +18,15 @@ What it builds (DESIGN.md, case schema 1):
 - observations: InSAR displacement (vertical, m, up positive, the period mean of the
   acquisitions inside each period, NaN where none, zero at the first period),
   extensometer compaction per aquifer at the nearest cell, the well records.
+
+One --insar file is one track: its line of sight is turned vertical assuming vertical
+motion (an assumption the summary states). Several --insar files are tracks of the same
+ground (ascending and descending): each keeps its own dates and geometry and they are
+decomposed into vertical (the cells' displacement) and east-west displacement
+(``observations.displacement_east``) on groups of points within --track-distance of
+the first track's points (``cases.readers.tracks``); the summary reports the tracks'
+agreement and the residual of the decomposition. --insar-format, --insar-unit and
+--los-sign are given once (every track) or once per track, in the order of --insar.
 
 It writes the case (engine.caseio.write_case), ``summary.md`` (counts, dates, gaps,
 outliers, reference, conversions, interpolation errors, assumptions; first, warnings:
@@ -46,6 +56,7 @@ from cases.readers.resample import FREQS, bin_mean, period_axis, period_index, r
 from cases.readers.sites import check_near
 from cases.readers.stratigraphy import read_stratigraphy
 from cases.readers.thinning import thin
+from cases.readers.tracks import check_tracks, decompose
 from cases.readers.wells import heads_on_axis, read_wells
 from engine.case import Aquifer, Case, Cells, Compressible, Observations
 from engine.errors import InputError
@@ -53,28 +64,53 @@ from engine.schema import nothing_compressible
 from engine.units import DAYS_PER_MONTH
 from physics.analytical import lag_time
 
+#: m, default radius of the groups of points decomposed together (several tracks)
+TRACK_DISTANCE = 100.0
+
 
 @dataclass(frozen=True)
 class FromData:
-    """The command-line request."""
+    """The command-line request. ``insar`` is one file or a sequence of tracks; the
+    InSAR format, unit and sign are one value for every track or one per track."""
 
-    insar: str
+    insar: str | tuple[str, ...]
     wells: str
     out: str
-    insar_format: str = "auto"
-    insar_unit: str | None = None
-    los_sign: str | None = None
+    insar_format: str | tuple[str, ...] = "auto"
+    insar_unit: str | tuple[str | None, ...] | None = None
+    los_sign: str | tuple[str | None, ...] | None = None
     crs: str | None = None
     extensometers: str | None = None
     stratigraphy: str | None = None
     params: str | None = None
     freq: str = "MS"
+    track_distance: float = TRACK_DISTANCE
+
+    def tracks(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(path, format, unit, sign) of each --insar file, in order."""
+        paths = (self.insar,) if isinstance(self.insar, str) else tuple(self.insar)
+
+        def per_track(flag, value):
+            values = (value,) if value is None or isinstance(value, str) else tuple(value)
+            if len(values) == 1:
+                return values * len(paths)
+            if len(values) != len(paths):
+                raise InputError("command line", flag,
+                                 f"given {len(values)} times for {len(paths)} --insar files: "
+                                 "give it once (every track) or once per track, in the "
+                                 "order of --insar")
+            return values
+
+        return list(zip(paths, per_track("--insar-format", self.insar_format),
+                        per_track("--insar-unit", self.insar_unit),
+                        per_track("--los-sign", self.los_sign)))
 
 
 class Summary:
     """The lines of summary.md, by section."""
 
-    SECTIONS = ("Inputs", "Time axis", "InSAR", "Conversions applied", "Outliers", "Gaps",
+    SECTIONS = ("Inputs", "Time axis", "InSAR", "Tracks", "Conversions applied", "Outliers",
+                "Gaps",
                 "Wells", "Heads", "Spin-up", "Interbeds", "Extensometers", "Assumptions")
 
     def __init__(self, title: str):
@@ -132,16 +168,22 @@ def _build(req: FromData) -> Built:
     if req.freq not in FREQS:
         raise InputError("command line", "--freq", f'"{req.freq}" is not one of '
                                                    f"{', '.join(FREQS)}")
+    if not (np.isfinite(req.track_distance) and req.track_distance > 0):
+        raise InputError("command line", "--track-distance", f"{req.track_distance} is not a "
+                                                             "distance > 0 m")
+    tracks = req.tracks()
     name = params.name or Path(req.out).name
     summary = Summary(f"Case {name}: built from data")
-    summary.add("Inputs", f"InSAR: {req.insar} (format {req.insar_format})")
+    for k, (path, fmt, _, _) in enumerate(tracks):
+        label = f"InSAR track {k + 1}" if len(tracks) > 1 else "InSAR"
+        summary.add("Inputs", f"{label}: {path} (format {fmt})")
     summary.add("Inputs", f"wells: {req.wells}")
     for label, path in (("extensometers", req.extensometers),
                         ("stratigraphy", req.stratigraphy), ("params", req.params)):
         if path:
             summary.add("Inputs", f"{label}: {path}")
 
-    series, cells_rates = _insar(req, params, crs, summary)
+    series, cells_rates = _insar(req, tracks, params, crs, summary)
     crs = crs or series.crs
     wells = read_wells(req.wells, params.aquifers, params.wells, params.source,
                        params.relative(params.wells["metadata"]) if params.wells["metadata"]
@@ -168,25 +210,33 @@ def _build(req: FromData) -> Built:
                                  f"{axis[0]}..{axis[-1]} where every aquifer has a head")
 
     displacement, counts = bin_mean(series.dates, series.values, axis, req.freq)
+    east = None if series.east is None else bin_mean(series.dates, series.east, axis,
+                                                     req.freq)[0]
     no_start = np.isnan(displacement[:, 0])
     if no_start.all():
-        raise InputError(req.insar, "dates", f"no point has an acquisition in the first period "
-                                             f"{axis[0]}")
+        raise InputError(series.source, "dates", f"no point has an acquisition in the first "
+                                                 f"period {axis[0]}")
     if no_start.any():
         summary.add("InSAR", f"{int(no_start.sum())} point(s) dropped: no acquisition in the "
                              f"first period {axis[0]}, so no common zero")
     keep = np.flatnonzero(~no_start)
     series, cells_rates = series.take(keep), cells_rates[keep]
     displacement, counts = displacement[keep] - displacement[keep, :1], counts[keep]
+    if east is not None:
+        east = east[keep] - east[keep, :1]
     summary.add("Time axis", f"{req.freq} periods {axis[0]}..{axis[-1]}: T = {len(axis)}")
     summary.add("InSAR", f"periods without any acquisition (left empty): "
                          f"{_format_runs(axis, counts.sum(axis=0) == 0)}")
     summary.add("Gaps", f"InSAR: {int((counts == 0).sum())} of {counts.size} cell-periods "
                         f"have no acquisition ({int((counts == 0).any(axis=1).sum())} cell(s) "
                         "with at least one); they stay empty")
-    summary.add("InSAR", "each period holds the mean of the acquisitions inside it; the "
-                         f"first period is the zero (median {np.median(counts[:, 0]):.0f} "
-                         "acquisition(s) in it)")
+    if east is None:
+        summary.add("InSAR", "each period holds the mean of the acquisitions inside it; the "
+                             f"first period is the zero (median {np.median(counts[:, 0]):.0f} "
+                             "acquisition(s) in it)")
+    else:
+        summary.add("InSAR", "each period holds the vertical part decomposed from the tracks' "
+                             "period means (see Tracks); the first period is the zero")
     summary.add("InSAR", f"cells: {len(series)} points")
 
     cells = Cells(ids=np.asarray(series.ids, dtype=str), x=series.x, y=series.y)
@@ -219,53 +269,56 @@ def _build(req: FromData) -> Built:
         "aquifer": wells.aquifer[wells.record_well[inside]],
         "time": wells.record_time[inside], "head": wells.record_head[inside],
     }
+    insar_names = ", ".join(Path(path).name for path, *_ in tracks)
     case = Case(name=name, times=axis, cells=cells, aquifers=aquifers,
-                description=params.description or f"built from {Path(req.insar).name} and "
+                description=params.description or f"built from {insar_names} and "
                                                   f"{Path(req.wells).name}",
                 observations=Observations(displacement=displacement, extensometers=ext,
-                                          wells=well_obs), spinup_times=spinup_times)
+                                          wells=well_obs, displacement_east=east),
+                spinup_times=spinup_times)
     _assumptions(params, req, crs, summary)
     return Built(case=case, summary=summary, rates=cells_rates,
                  wells_xy=np.column_stack([wells.x, wells.y]), extensometers_xy=ext_xy)
 
 
-def _insar(req, params, crs, summary):
+def _insar(req, tracks, params, crs, summary):
     """The InSAR points, vertical, projected, referenced, outliers handled, thinned;
-    and their linear rates (m/yr)."""
-    series = read_insar(req.insar, req.insar_format, req.insar_unit, req.los_sign, crs)
-    summary.add("InSAR", f"{len(series)} points x {len(series.dates)} acquisitions "
-                         f"{series.dates.min()}..{series.dates.max()} read "
-                         f"({'vertical' if series.component == 'up' else 'line of sight'})")
-    summary.add("InSAR", f"reference as delivered: {series.reference}")
-    if series.component == "los":
-        summary.add("Assumptions", "the ground moved vertically only (line of sight turned "
-                                   "into vertical displacement)")
-    series = project(los_to_vertical(series), crs)
-    settings = params.insar
-    if settings["reference"] is not None:
-        ref = settings["reference"]
-        series = to_reference_points(series, ref["x"], ref["y"], ref["radius"], params.source)
-    series, dropped = to_reference_date(series, settings["reference_date"])
-    if dropped:
-        summary.add("InSAR", f"{dropped} point(s) dropped: no value on the reference date")
-    flags = outliers(series.values, series.dates, settings["outlier_threshold"],
-                     settings["outlier_floor"])
-    if flags.any():
-        worst = np.unravel_index(np.argmax(np.where(flags, np.abs(series.values), -1)),
-                                 flags.shape)
-        action = "set to gaps" if settings["drop_outliers"] else "kept (drop_outliers = false)"
-        summary.add("Outliers", f"InSAR: {int(flags.sum())} value(s) at "
-                                f"{int(flags.any(axis=1).sum())} point(s) depart more than "
-                                f"{settings['outlier_threshold']:g} robust sd (and "
-                                f"{settings['outlier_floor'] * 1e3:g} mm) from their neighbours "
-                                f"in time, {action}; e.g. point {series.ids[worst[0]]} on "
-                                f"{series.dates[worst[1]]}")
-        if settings["drop_outliers"]:
-            series = series.with_conversion(f"{int(flags.sum())} outlier(s) set to gaps",
-                                            values=np.where(flags, np.nan, series.values))
+    and their linear rates (m/yr). One track is turned vertical assuming vertical
+    motion; several are decomposed (``cases.readers.tracks``), the east-west part kept
+    in the series' ``east``."""
+    read = [read_insar(path, fmt, unit, sign, crs) for path, fmt, unit, sign in tracks]
+    if len(read) > 1:
+        check_tracks(read)
+    # " track k" after "InSAR" in the lines naming one of several tracks
+    labels = [f" track {k + 1}" if len(read) > 1 else "" for k in range(len(read))]
+    for label, series in zip(labels, read):
+        summary.add("InSAR", f"{_lead(label)}{len(series)} points x {len(series.dates)} "
+                             f"acquisitions {series.dates.min()}..{series.dates.max()} read "
+                             f"({'vertical' if series.component == 'up' else 'line of sight'})")
+        summary.add("InSAR", f"{_lead(label)}reference as delivered: {series.reference}")
+    if len(read) == 1:
+        series = read[0]
+        if series.component == "los":
+            summary.add("Assumptions", "the ground moved vertically only (line of sight turned "
+                                       "into vertical displacement; one track cannot tell "
+                                       "east-west motion from vertical: give a second track "
+                                       "with --insar to decompose them)")
+        series = _prepared(project(los_to_vertical(series), crs), params, summary, "")
     else:
-        summary.add("Outliers", "InSAR: none found")
-    thinning = settings["thinning"]
+        crs = crs or project(read[0], None).crs
+        declared = [t for t in read[1:] if t.x is not None and t.crs is not None]
+        if crs is None and declared:
+            raise InputError(read[0].source, "crs", f"x, y declare no CRS while "
+                                                    f"{declared[0].source} is in "
+                                                    f"{declared[0].crs}: give --crs or a "
+                                                    "# crs: line")
+        prepared = [_prepared(project(track, crs), params, summary, label)
+                    for track, label in zip(read, labels)]
+        for label, track in zip(labels, prepared):
+            for note in track.conversions:
+                summary.add("Conversions applied", f"{_lead(label)}{note}")
+        series = _decomposed(req, prepared, summary)
+    thinning = params.insar["thinning"]
     if thinning is not None:
         before = len(series)
         method = thinning.get("method", "grid")
@@ -276,6 +329,86 @@ def _insar(req, params, crs, summary):
     for note in series.conversions:
         summary.add("Conversions applied", note)
     return series, series.rates()
+
+
+def _prepared(series, params, summary, label):
+    """A projected track re-referenced in space and time, its outliers reported (and
+    set to gaps when [insar] drop_outliers says so)."""
+    settings = params.insar
+    if settings["reference"] is not None:
+        ref = settings["reference"]
+        series = to_reference_points(series, ref["x"], ref["y"], ref["radius"], params.source)
+    series, dropped = to_reference_date(series, settings["reference_date"])
+    if dropped:
+        summary.add("InSAR", f"{_lead(label)}{dropped} point(s) dropped: no value on the "
+                             "reference date")
+    flags = outliers(series.values, series.dates, settings["outlier_threshold"],
+                     settings["outlier_floor"])
+    if flags.any():
+        worst = np.unravel_index(np.argmax(np.where(flags, np.abs(series.values), -1)),
+                                 flags.shape)
+        action = "set to gaps" if settings["drop_outliers"] else "kept (drop_outliers = false)"
+        summary.add("Outliers", f"InSAR{label}: {int(flags.sum())} value(s) at "
+                                f"{int(flags.any(axis=1).sum())} point(s) depart more than "
+                                f"{settings['outlier_threshold']:g} robust sd (and "
+                                f"{settings['outlier_floor'] * 1e3:g} mm) from their neighbours "
+                                f"in time, {action}; e.g. point {series.ids[worst[0]]} on "
+                                f"{series.dates[worst[1]]}")
+        if settings["drop_outliers"]:
+            series = series.with_conversion(f"{int(flags.sum())} outlier(s) set to gaps",
+                                            values=np.where(flags, np.nan, series.values))
+    else:
+        summary.add("Outliers", f"InSAR{label}: none found")
+    return series
+
+
+def _lead(label: str) -> str:
+    """"track k: " leading a line about one of several tracks; "" for a single one."""
+    return f"{label.strip()}: " if label else ""
+
+
+def _decomposed(req, tracks, summary):
+    """The tracks decomposed into vertical and east-west, with what the summary says of
+    it: the method, the points dropped, the tracks' agreement, the residual."""
+    result = decompose(tracks, req.freq, req.track_distance)
+    series = result.series
+    mm = 1e3
+    summary.add("Tracks", f"{len(tracks)} tracks, each on its own dates and line of sight, "
+                          f"put on {req.freq} periods {series.dates[0]}..{series.dates[-1]} "
+                          "(their common span; period means of the acquisitions, zero at the "
+                          "first period), then decomposed by least squares into vertical "
+                          "(the cells' displacement) and east-west (observations."
+                          "displacement_east, east positive) on groups: the points of every "
+                          f"track within {req.track_distance:g} m (--track-distance) of each "
+                          "point of track 1, each track weighted equally")
+    for k, dropped in enumerate(result.dropped_no_zero):
+        if dropped:
+            summary.add("Tracks", f"track {k + 1}: {dropped} point(s) dropped: no acquisition "
+                                  f"in the first period {series.dates[0]}")
+    summary.add("Tracks", f"cells: {len(series)} points of track 1 ({result.dropped_unpaired} "
+                          "dropped: no point of every other track within "
+                          f"{req.track_distance:g} m); resolved in "
+                          f"{100 * result.resolved_share:.1f} % of the cell-periods where two "
+                          "tracks or more have a value (the others are gaps)")
+    for pair in result.pairs:
+        summary.add("Tracks", f"agreement of tracks {pair.first + 1} and {pair.second + 1} over "
+                              f"{pair.groups} co-located groups: median line-of-sight rates "
+                              f"{pair.rate_first * mm:.2f} and {pair.rate_second * mm:.2f} "
+                              f"mm/yr, median difference {pair.rate_difference * mm:.2f} mm/yr; "
+                              "turned vertical as if the ground moved vertically only they "
+                              f"would differ by {pair.vertical_only_difference * mm:.2f} mm/yr "
+                              "(east-west motion, or a reference or calibration difference)")
+    summary.add("Tracks", f"RMS residual of the decomposition {result.rms_residual * mm:.2f} mm "
+                          f"over {result.residual_count} point-periods (with one point of each "
+                          "of two tracks in a group the fit is exact: the residual is the "
+                          "scatter of a track's points within their group)")
+    summary.add("Tracks", "north-south motion is not resolved: near-polar orbits look almost "
+                          "east-west (largest |north component| of the lines of sight "
+                          f"{result.max_north:.2f}), so north-south motion stays in the fit, "
+                          "mostly inside the vertical part")
+    summary.add("Assumptions", "no north-south motion (near-polar orbits cannot resolve it); "
+                               "the tracks are referenced to the same stable ground")
+    return series
 
 
 def _head_span(req, wells, on_axis, axis, aquifer_names, params):

@@ -27,14 +27,22 @@ def add_from_data_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("from-data", help="build a case from InSAR, wells, "
                                                 "extensometers and stratigraphy files",
                               description=from_data.__doc__.split("\n\n")[0])
-    p.add_argument("--insar", required=True, help="InSAR product (MintPy timeseries.h5, "
-                                                  "EGMS CSV, LiCSBAS cum.h5, PS CSV)")
-    p.add_argument("--insar-format", default="auto", choices=INSAR_FORMATS)
-    p.add_argument("--insar-unit", choices=tuple(METRES_PER_UNIT),
-                   help="unit of the InSAR values when the file does not say")
-    p.add_argument("--los-sign", choices=LOS_SIGNS,
+    p.add_argument("--insar", required=True, action="append",
+                   help="InSAR product (MintPy timeseries.h5, EGMS CSV, LiCSBAS cum.h5, PS "
+                        "CSV); repeat it for several tracks of the same ground, which are "
+                        "decomposed into vertical and east-west")
+    p.add_argument("--insar-format", action="append", choices=INSAR_FORMATS,
+                   help="format (default auto); once for every track or once per track")
+    p.add_argument("--insar-unit", action="append", choices=tuple(METRES_PER_UNIT),
+                   help="unit of the InSAR values when the file does not say; once for "
+                        "every track or once per track")
+    p.add_argument("--los-sign", action="append", choices=LOS_SIGNS,
                    help="line-of-sight values positive toward or away from the satellite, "
-                        "when the file does not say")
+                        "when the file does not say; once for every track or once per track")
+    p.add_argument("--track-distance", type=float, default=from_data.TRACK_DISTANCE,
+                   help="m: several tracks are decomposed on the points of every track "
+                        "within this distance of each point of the first track (default "
+                        f"{from_data.TRACK_DISTANCE:g})")
     p.add_argument("--crs", help="projected CRS of the case, EPSG:NNNN (needed for "
                                  "longitude/latitude inputs)")
     p.add_argument("--wells", required=True, help="well heads CSV (long or wide)")
@@ -52,10 +60,12 @@ def add_from_data_parser(subparsers) -> argparse.ArgumentParser:
 def run_from_data(args) -> int:
     out = check_output(args.out, "folder")
     with replacing_folder(out) as partial:
-        req = FromData(insar=args.insar, wells=args.wells, out=str(partial),
-                       insar_format=args.insar_format, insar_unit=args.insar_unit,
-                       los_sign=args.los_sign, crs=args.crs, extensometers=args.extensometers,
-                       stratigraphy=args.stratigraphy, params=args.params, freq=args.freq)
+        req = FromData(insar=tuple(args.insar), wells=args.wells, out=str(partial),
+                       insar_format=tuple(args.insar_format or ("auto",)),
+                       insar_unit=tuple(args.insar_unit or (None,)),
+                       los_sign=tuple(args.los_sign or (None,)), crs=args.crs,
+                       extensometers=args.extensometers, stratigraphy=args.stratigraphy,
+                       params=args.params, freq=args.freq, track_distance=args.track_distance)
         manifest = make_case_from_data(req, warn=_warn_from_data)
     print(f"case written to {out / manifest.name}; summary {out / 'summary.md'}, "
           f"map {out / 'map.png'}")
