@@ -85,6 +85,10 @@ class Aquifer:
     top, bottom : [N] depth below land surface, m (needed for stress-dependent storage).
     spinup_head : [N, S] m above datum at the case's spin-up times (Case.spinup_times),
         the stress history before the first case time; None without a spin-up.
+    confined : True when the head stays above the aquifer's top (a change of head is a
+        change of pore pressure only), False when it is a water table inside the aquifer
+        (its changes also change the weight of the sediment above it); None when the case
+        does not say, and ``engine.schema.confinement`` derives it from the stratigraphy.
     """
 
     name: str
@@ -95,6 +99,7 @@ class Aquifer:
     top: np.ndarray | None = None
     bottom: np.ndarray | None = None
     spinup_head: np.ndarray | None = None
+    confined: bool | None = None
 
     @property
     def initial_head(self) -> np.ndarray:
@@ -135,6 +140,17 @@ class Geostatic:
 
     def take(self, cells: np.ndarray) -> "Geostatic":
         return replace(self, land_surface=self.land_surface[cells])
+
+
+@dataclass(frozen=True)
+class Study:
+    """What a case is a study of, for the reports: ``claims`` names the published claims
+    set that ``landsub bench`` sets against a run (e.g. "zhu-beijing-seminar"), and
+    ``aquifers`` the case aquifers its per-aquifer claims are about, in the set's order
+    (None: the case's confined aquifers)."""
+
+    claims: str
+    aquifers: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -210,6 +226,7 @@ class Case:
     observations: Observations = field(default_factory=Observations)
     source: str | None = None  # the manifest path the case was read from, if any
     spinup_times: np.ndarray | None = None
+    study: Study | None = None
 
     @property
     def n_cells(self) -> int:
@@ -264,7 +281,7 @@ def build_case(name: str, days, aquifers, geostatic: dict | None = None,
     days : [T] whole days from 2000-01-01, increasing. aquifers : list of dicts with
     "head" ([N, T] m, or [T] for one cell) and optionally "interbeds" (a list of dicts),
     "nodelay", "coarse" (dicts of Compressible fields; scalars apply to every cell),
-    "top", "bottom" (depths, m), "name" and, with ``spinup_days`` ([S] whole days from
+    "top", "bottom" (depths, m), "name", "confined" (bool) and, with ``spinup_days`` ([S] whole days from
     2000-01-01, before days[0]), "spinup_head" ([N, S] or [S] m). geostatic : dict of
     Geostatic fields.
     """
@@ -290,6 +307,7 @@ def build_case(name: str, days, aquifers, geostatic: dict | None = None,
             nodelay=material("nodelay", aq["nodelay"]) if "nodelay" in aq else None,
             coarse=material("coarse", aq["coarse"]) if "coarse" in aq else None,
             top=per_cell(aq.get("top")), bottom=per_cell(aq.get("bottom")),
+            confined=aq.get("confined"),
             spinup_head=None if spinup_days is None else np.atleast_2d(
                 np.asarray(aq["spinup_head"], dtype=np.float64))))
     ids = np.array([str(i) for i in range(n)])

@@ -20,7 +20,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from engine.case import STORAGE_KINDS, Aquifer, Case, Cells, Compressible, Geostatic, Observations
+from engine.case import (
+    STORAGE_KINDS,
+    Aquifer,
+    Case,
+    Cells,
+    Compressible,
+    Geostatic,
+    Observations,
+    Study,
+)
 from engine.casewrite import write_case
 from engine.errors import InputError, suggest
 from engine.manifest import ManifestValues, read_manifest, show
@@ -36,6 +45,7 @@ from engine.schema import (
     nothing_compressible,
     regular_times,
     spinup_overlap,
+    study_refusal,
     violation,
 )
 from engine.tables import (
@@ -53,9 +63,9 @@ from engine.tables import (
 __all__ = ["load_case", "write_case"]
 
 _TOP_KEYS = ("schema", "name", "description", "time", "spinup", "cells", "aquifers",
-             "geostatic", "observations")
-_AQUIFER_KEYS = ("name", "head", "spinup_head", "top", "bottom", "interbeds", "nodelay",
-                 "coarse")
+             "geostatic", "observations", "study")
+_AQUIFER_KEYS = ("name", "head", "spinup_head", "top", "bottom", "confined", "interbeds",
+                 "nodelay", "coarse")
 
 
 @dataclass(frozen=True)
@@ -125,9 +135,26 @@ class _Loader(ObservationReading, ManifestValues):
         observations = Observations()
         if "observations" in raw:
             observations = self.observations(raw["observations"], [a.name for a in aquifers])
+        study = self.study(raw["study"], [a.name for a in aquifers]) if "study" in raw else None
         return Case(name=name, times=self.times, cells=cells, aquifers=aquifers,
                     description=description, geostatic=geostatic, observations=observations,
-                    source=str(self.manifest), spinup_times=self.spinup_times)
+                    source=str(self.manifest), spinup_times=self.spinup_times, study=study)
+
+    def study(self, table, aquifer_names: list[str]) -> Study:
+        self.keys(table, ("claims", "aquifers"), "study")
+        claims = self.text(self.required(table, "claims", "study"), "study.claims")
+        aquifers = table.get("aquifers")
+        if aquifers is not None:
+            if (not isinstance(aquifers, list) or not aquifers
+                    or not all(isinstance(a, str) for a in aquifers)):
+                self.fail("study.aquifers", f"{show(aquifers)} should be a list of aquifer "
+                          "names")
+            aquifers = tuple(aquifers)
+        study = Study(claims, aquifers)
+        broken = study_refusal(study, aquifer_names)
+        if broken:
+            self.fail(*broken)
+        return study
 
     def time_axis(self, table, field: str = "time") -> np.ndarray:
         """A time axis: start, periods and freq, or a file (the case's [time], or the
@@ -253,6 +280,9 @@ class _Loader(ObservationReading, ManifestValues):
         nodelay, coarse = (self.material(kind, table[kind], f"{field}.{kind}")
                            if kind in table else None for kind in ("nodelay", "coarse"))
         depth = self.parameters(table, ("top", "bottom"), field)
+        confined = table.get("confined")
+        if confined is not None and not isinstance(confined, bool):
+            self.fail(f"{field}.confined", f"{show(confined)} should be true or false")
         users = self.indices_users[first_user:]
         for key in ("top", "bottom"):
             if users and key not in depth:
@@ -260,7 +290,7 @@ class _Loader(ObservationReading, ManifestValues):
                           "needs the aquifer's top and bottom depths below land surface (m)")
         return Aquifer(name=name, head=head, interbeds=tuple(interbeds), nodelay=nodelay,
                        coarse=coarse, top=depth.get("top"), bottom=depth.get("bottom"),
-                       spinup_head=spinup_head)
+                       spinup_head=spinup_head, confined=confined)
 
     def material(self, kind: str, table, field: str) -> Compressible:
         always, specific, indices = MATERIAL_PARAMETERS[kind]

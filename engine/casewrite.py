@@ -72,6 +72,11 @@ class _Writer:
         observed = self.observations()
         if observed:
             sections.append(("[observations]", observed))
+        if case.study is not None:
+            study = {"claims": case.study.claims}
+            if case.study.aquifers is not None:
+                study["aquifers"] = list(case.study.aquifers)
+            sections.append(("[study]", study))
         if self.parameter_columns:
             self.csv("params.csv", {"id": self.ids, **self.parameter_columns})
         if self.datasets:
@@ -144,6 +149,8 @@ class _Writer:
         for key in ("top", "bottom"):
             if getattr(aquifer, key) is not None:
                 body[key] = self.parameter(getattr(aquifer, key), f"{field}.{key}")
+        if aquifer.confined is not None:
+            body["confined"] = bool(aquifer.confined)
         sections = [("[[aquifers]]", body)]
         for number, interbed in enumerate(aquifer.interbeds):
             sections.append(("[[aquifers.interbeds]]",
@@ -195,6 +202,10 @@ def _toml_section(header: str, body: dict) -> str:
 
 
 def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, str):

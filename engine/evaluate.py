@@ -16,10 +16,11 @@ pooled over every (cell, time) pair, for all cells and per subsidence zone. Metr
 - ``pearson_r``: Pearson correlation coefficient;
 - ``bias_mm``: mean of simulated minus observed, mm (negative: too much subsidence).
 
-Zones are the seminar's rate classes, from a least-squares linear rate fitted to ALL
-the observed series of a cell (not only the evaluated part, so a cell keeps its zone
-across splits): rebound (rate > 0), moderate (-30 <= rate <= 0) and severe
-(rate < -30 mm/yr).
+Zones are rate classes, from a least-squares linear rate fitted to ALL the observed
+series of a cell (not only the evaluated part, so a cell keeps its zone across splits),
+split by two limits (mm/yr, ``ZONE_LIMITS``: the seminar's by default, ``--zones`` on the
+commands): severe (rate < the first), moderate (between the two, both included) and
+rebound (rate > the second).
 """
 
 from __future__ import annotations
@@ -35,7 +36,9 @@ from engine.units import DAYS_PER_YEAR, M_TO_MM
 METRICS = ("rmse_mm", "r2", "pearson_r", "bias_mm")
 SERIES = ("cumulative", "increment")
 ZONES = ("rebound", "moderate", "severe")
-SEVERE_RATE_MM_PER_YEAR = -30.0
+#: mm/yr: below the first limit a cell is "severe", above the second "rebound"; the
+#: seminar's zoning of the Beijing Plain, the default of every command's --zones
+ZONE_LIMITS = (-30.0, 0.0)
 _CONSTANT_RTOL = 1e-10   # spread / root-mean-square below which a series counts as constant
 
 _HEADINGS = {"rmse_mm": "RMSE (mm)", "r2": "R² (1-SSE/SST)", "pearson_r": "Pearson r",
@@ -63,13 +66,44 @@ def linear_rate(days: np.ndarray, values: np.ndarray, mask: np.ndarray) -> np.nd
     return np.where((n >= 2) & (sxx > 0), rate, np.nan)
 
 
-def subsidence_zone(rate_mm_per_year: np.ndarray) -> np.ndarray:
-    """Zone name per cell from its rate (mm/yr); "" where the rate is unknown (NaN)."""
+def parse_zone_limits(text: str, flag: str = "--zones") -> tuple[float, float]:
+    """The two zone limits (mm/yr) of ``text`` ("-30,0"), refused naming ``flag`` unless
+    finite with the severe limit below 0 and the rebound limit at or above it: "severe"
+    and "rebound" would otherwise name cells that do not subside or do not rise."""
+    parts = str(text).split(",")
+    try:
+        limits = tuple(float(part) for part in parts)
+    except ValueError:
+        limits = ()
+    if len(parts) != 2 or len(limits) != 2 or not all(np.isfinite(limits)):
+        raise InputError(flag, str(text), "give two finite rates in mm/yr, SEVERE,REBOUND "
+                         f"(default {zones_text()})")
+    severe, rebound = limits
+    if severe >= 0:
+        raise InputError(flag, str(text), f"the severe limit {severe:g} mm/yr must be below 0: "
+                         "severe cells subside faster than it")
+    if rebound < 0:
+        raise InputError(flag, str(text), f"the rebound limit {rebound:g} mm/yr must be >= 0: "
+                         "rebound cells rise faster than it")
+    return limits
+
+
+def zones_text(limits=ZONE_LIMITS) -> str:
+    """The zoning in words, for reports."""
+    severe, rebound = limits
+    return (f"rebound > {rebound:g}, moderate {severe:g} to {rebound:g}, severe < {severe:g} "
+            "mm/yr")
+
+
+def subsidence_zone(rate_mm_per_year: np.ndarray, limits=ZONE_LIMITS) -> np.ndarray:
+    """Zone name per cell from its rate (mm/yr) and the zone ``limits``; "" where the rate
+    is unknown (NaN)."""
     rate = np.asarray(rate_mm_per_year, dtype=np.float64)
+    severe, rebound = limits
     zone = np.full(rate.shape, "", dtype=object)
-    zone[rate > 0] = "rebound"
-    zone[(rate <= 0) & (rate >= SEVERE_RATE_MM_PER_YEAR)] = "moderate"
-    zone[rate < SEVERE_RATE_MM_PER_YEAR] = "severe"
+    zone[rate > rebound] = "rebound"
+    zone[(rate <= rebound) & (rate >= severe)] = "moderate"
+    zone[rate < severe] = "severe"
     return zone
 
 
@@ -143,14 +177,15 @@ def pooled_metrics(simulated, observed) -> dict:
     return {k: float(v[0]) for k, v in _row_metrics(sim, obs, usable).items()}
 
 
-def cell_metrics(result, observed, mask=None) -> pd.DataFrame:
-    """One row per cell and series: cell id, observed rate (mm/yr), zone, number of
-    evaluated values and each metric (NaN where a cell has too few values)."""
+def cell_metrics(result, observed, mask=None, zones=ZONE_LIMITS) -> pd.DataFrame:
+    """One row per cell and series: cell id, observed rate (mm/yr), zone (by the limits
+    ``zones``), number of evaluated values and each metric (NaN where a cell has too few
+    values)."""
     observed, mask = _check(result, observed, mask)
     days = (np.asarray(result.times, dtype="datetime64[D]")
             - np.datetime64(result.times[0], "D")).astype(np.float64)
     rate = linear_rate(days, observed, np.isfinite(observed)) * M_TO_MM * DAYS_PER_YEAR
-    zone = subsidence_zone(rate)
+    zone = subsidence_zone(rate, zones)
     frames = []
     for name, sim, obs, m in _series(result, observed, mask):
         frames.append(pd.DataFrame({
@@ -160,16 +195,18 @@ def cell_metrics(result, observed, mask=None) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def evaluate(result, observed, mask=None, part: str = "all") -> pd.DataFrame:
+def evaluate(result, observed, mask=None, part: str = "all",
+             zones=ZONE_LIMITS) -> pd.DataFrame:
     """Tidy metrics table of ``result`` against ``observed`` [N, T] (m, NaN = missing).
 
     ``mask`` [N, T] selects the observations to evaluate (e.g. ``split.test_mask(case)``;
     None = all). Rows: solver, part (the label given), series, zone ("all" or a zone
-    name), statistic ("pooled": all pairs together; "median" and "iqr": over the per-cell
-    values), metric, value, n_cells (cells contributing), n_values (pairs contributing).
+    name, by the limits ``zones``), statistic ("pooled": all pairs together; "median"
+    and "iqr": over the per-cell values), metric, value, n_cells (cells contributing),
+    n_values (pairs contributing).
     """
     observed, mask = _check(result, observed, mask)
-    per_cell = cell_metrics(result, observed, mask)
+    per_cell = cell_metrics(result, observed, mask, zones)
     rows = []
     for name, sim, obs, m in _series(result, observed, mask):
         cells = per_cell[per_cell["series"] == name]
@@ -204,9 +241,10 @@ def write_csv(table: pd.DataFrame, path) -> None:
     table.to_csv(Path(path), index=False, float_format="%.6g")
 
 
-def markdown(table: pd.DataFrame) -> str:
+def markdown(table: pd.DataFrame, zones=ZONE_LIMITS) -> str:
     """The table as Markdown, one row per solver/part/series/zone/statistic and one
-    column per metric; rows without any data are left out."""
+    column per metric; rows without any data are left out; ``zones``: the limits the
+    table was made with."""
     keys = ["solver", "part", "series", "zone", "statistic"]
     order = pd.MultiIndex.from_frame(table[keys].drop_duplicates())
     wide = table.set_index(keys + ["metric"])["value"].unstack("metric").reindex(order)
@@ -222,9 +260,9 @@ def markdown(table: pd.DataFrame) -> str:
     lines += ["", "R² = 1 - SSE/SST about the observed mean (not the squared correlation). "
               "pooled: every (cell, time) pair together; median, iqr: over per-cell values. "
               "increment: change between consecutive evaluated observations of a cell. "
-              "Zones by observed rate: rebound > 0, moderate 0 to -30, severe < -30 mm/yr."]
+              f"Zones by observed rate: {zones_text(zones)}."]
     return "\n".join(lines) + "\n"
 
 
-def write_markdown(table: pd.DataFrame, path) -> None:
-    Path(path).write_text(markdown(table), encoding="utf-8")
+def write_markdown(table: pd.DataFrame, path, zones=ZONE_LIMITS) -> None:
+    Path(path).write_text(markdown(table, zones), encoding="utf-8")

@@ -5,6 +5,21 @@ material takes, the bound every value must respect, and the orderings between th
 column); ``validate_case`` applies the same rules to a Case however it was made (a
 file, ``build_case``, a generator), and solvers call it instead of checks of their own.
 
+Confinement (``confinement``): an aquifer is confined when its head stays above its top,
+so that a change of head changes pore pressure only (d sigma' = -gamma_w dh, DESIGN.md),
+and unconfined when its head is a water table inside it. A case declares it per aquifer
+(``confined``); otherwise it is derived from the stratigraphy where that settles it:
+  * an aquifer below another aquifer of the case is confined (aquifer systems are
+    stacked, each under the one above and what lies between);
+  * the top aquifer, given its top depth and a land surface ([geostatic]), is confined
+    when every head (spin-up included) is above its top, and unconfined when some head
+    is at or below it: there the head is a water table inside the aquifer;
+  * the top aquifer without a top depth or a land surface: nothing places a water table
+    in it, so its heads are taken as pressure heads (confined), the law every solver
+    applies.
+A [study] names the claims set of the reports; its aquifers, when given, are distinct
+names of the case's aquifers.
+
 Bounds, as a hydrogeologist reads them:
   * thickness > 0 and kv > 0: a bed of no thickness does not exist, one with kv = 0
     never drains (its lag time is infinite);
@@ -154,6 +169,57 @@ def both_preconsolidations(present) -> str | None:
     return None
 
 
+def study_refusal(study, aquifer_names) -> tuple[str, str] | None:
+    """(field, refusal) when ``study`` (an engine.case.Study, or None) breaks the schema
+    for a case with ``aquifer_names``; None otherwise."""
+    if study is None:
+        return None
+    if not isinstance(study.claims, str) or not study.claims.strip():
+        return "study.claims", f"{study.claims!r} should be the name of a claims set"
+    for k, name in enumerate(study.aquifers or ()):
+        if name not in aquifer_names:
+            return (f"study.aquifers[{k}]", f'"{name}" is not an aquifer of the case '
+                    f"({', '.join(aquifer_names)})")
+        if list(study.aquifers).index(name) != k:
+            return f"study.aquifers[{k}]", f'"{name}" is named twice'
+    return None
+
+
+def confinement(case) -> list[tuple[bool, str]]:
+    """(confined, why) of every aquifer of ``case``, top first: as declared, else derived
+    by the rules of the module docstring."""
+    out = []
+    for a, aquifer in enumerate(case.aquifers):
+        if aquifer.confined is not None and not isinstance(aquifer.confined, (bool, np.bool_)):
+            raise InputError(case.source or f'case "{case.name}"', f"aquifers[{a}].confined",
+                             f"{aquifer.confined!r} should be true or false")
+        if aquifer.confined is not None:
+            out.append((bool(aquifer.confined), "declared"))
+        elif a > 0:
+            out.append((True, f'below aquifer "{case.aquifers[a - 1].name}"'))
+        else:
+            out.append(_top_confinement(case, aquifer))
+    return out
+
+
+def _top_confinement(case, aquifer) -> tuple[bool, str]:
+    if aquifer.top is None or case.geostatic is None:
+        return True, "not declared; no top depth and land surface place a water table in it"
+    top = np.asarray(case.geostatic.land_surface, float) - np.asarray(aquifer.top, float)
+    heads = aquifer.head if aquifer.spinup_head is None else np.concatenate(
+        [aquifer.spinup_head, aquifer.head], axis=1)
+    below = heads <= top[:, None]
+    if not below.any():
+        return True, "its head stays above its top"
+    cell, step = np.unravel_index(int(np.argmax(below)), below.shape)
+    times = case.times if aquifer.spinup_head is None else np.concatenate(
+        [case.spinup_times, case.times])
+    return False, (f'its head is a water table inside it at {int(below.sum())} of '
+                   f'{below.size} cell-times (first: cell "{case.cells.ids[cell]}", '
+                   f"{times[step]}, head {float(heads[cell, step]):.6g} m, top "
+                   f"{float(top[cell]):.6g} m above datum)")
+
+
 def spinup_overlap(spinup_times: np.ndarray, first_time) -> str | None:
     """The refusal when the spin-up does not end before the first case time."""
     if len(spinup_times) and spinup_times[-1] >= first_time:
@@ -186,6 +252,10 @@ def validate_case(case) -> None:
     """Refuse a Case that breaks the schema, naming the field, the cell and the value:
     the rules ``load_case`` applies to files, for a Case built in any way."""
     _CaseCheck(case).run()
+    confinement(case)   # refuses a declaration that is not true or false
+    broken = study_refusal(case.study, case.aquifer_names)
+    if broken:
+        raise InputError(case.source or f'case "{case.name}"', *broken)
 
 
 def _labelled(aquifer) -> list[tuple[str, object]]:

@@ -21,6 +21,7 @@ from cases.synthetic import synthetic_case
 from engine.app.bench import bench, main_bench
 from engine.app.bench.metrics import compaction_rows, value
 from engine.app.bench.runner import finished
+from engine.case import Study
 from engine.caseio import load_case, write_case
 from engine.errors import InputError
 from engine.evaluate import evaluate
@@ -48,7 +49,8 @@ def with_extensometers(case, sites, first: int):
 def case_path(tmp_path_factory):
     folder = tmp_path_factory.mktemp("case")
     case = with_extensometers(synthetic_case(n_cells=60, n_months=72, seed=3), [0, 5], 12)
-    return write_case(case, folder)
+    # asks for the seminar's claims, as the twin does (test_claims_name_what_is_missing)
+    return write_case(replace(case, study=Study("zhu-beijing-seminar")), folder)
 
 
 @pytest.fixture(scope="module")

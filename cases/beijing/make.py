@@ -38,11 +38,17 @@ from cases.beijing.streams import stream
 from cases.beijing.stresses import Periods, Stresses
 from cases.beijing.truth import DAYS_PER_MONTH, TruthFields
 from cases.beijing.world import run_world
-from engine.case import Aquifer, Case, Cells, Observations
+from engine.case import Aquifer, Case, Cells, Observations, Study
 from engine.errors import InputError
 
 HEADS = ("interpolated", "exact")
 GENERATOR_RECORD = "generator.json"
+#: What a twin made by this generator holds; raised when the case files change, so that
+#: a twin made before (``engine.app.bench.resolve_case``'s cache) is made again.
+#: 2: aquifers declare ``confined``, the case asks for the seminar's claims ([study]).
+TWIN_VERSION = 2
+#: The claims set the twin asks for: the seminar's, about the Beijing Plain it mimics.
+CLAIMS = "zhu-beijing-seminar"
 
 
 def month_axis(first, last) -> np.ndarray:
@@ -54,17 +60,23 @@ def month_axis(first, last) -> np.ndarray:
 def build_case(name, description, times, ids, x, y, domain, heads, materials,
                observations, spinup_times=None, spinup_heads=None) -> Case:
     """The solver-visible case: heads [A, N, T], the prior (interbed, coarse) per group,
-    and the spin-up heads [A, N, S] at ``spinup_times`` when given."""
+    and the spin-up heads [A, N, S] at ``spinup_times`` when given.
+
+    Every group is declared confined, the top one too although the flow model gives it a
+    water table: the truth holds every group's geostatic load constant (d sigma' = -dh,
+    ``truth_case``), so that is the law the twin's observations follow. The seminar's
+    per-aquifer claims are about the three groups under the top one."""
     tops, bottoms = domain.aquifer_depths()
     n = len(ids)
     aquifers = tuple(
         Aquifer(name=aq_name, head=heads[a], interbeds=(materials[a][0],),
                 coarse=materials[a][1], top=np.full(n, tops[a]), bottom=np.full(n, bottoms[a]),
-                spinup_head=None if spinup_heads is None else spinup_heads[a])
+                spinup_head=None if spinup_heads is None else spinup_heads[a], confined=True)
         for a, aq_name in enumerate(domain.aquifer_names))
     return Case(name=name, times=times, cells=Cells(ids=ids, x=x, y=y), aquifers=aquifers,
                 description=description, observations=observations,
-                spinup_times=spinup_times)
+                spinup_times=spinup_times,
+                study=Study(CLAIMS, tuple(domain.aquifer_names[1:])))
 
 
 def spinup_heads(world, heads: np.ndarray) -> np.ndarray:
@@ -215,7 +227,8 @@ def write_generator_record(folder: Path, size, seed, heads_mode, settings_path, 
     def absolute(path):
         return None if path is None else str(Path(path).resolve())
 
-    record = {"generator": "beijing", "size": size, "seed": seed, "heads": heads_mode,
+    record = {"generator": "beijing", "version": TWIN_VERSION, "size": size, "seed": seed,
+              "heads": heads_mode,
               "settings": absolute(settings_path),
               "prior_spread": {"thickness": prior["thickness_error"],
                                "kv": prior["kv_error"], "storage": prior["storage_error"]},

@@ -198,14 +198,18 @@ class TruthFields:
 
 def truth_case(name: str, x, y, times, heads: np.ndarray, sediments: Sediments,
                sgm: float, sgs: float) -> Case:
-    """The truth as a case: P points, heads [A, P, T] (m above datum) at ``times``."""
+    """The truth as a case: P points, heads [A, P, T] (m above datum) at ``times``.
+
+    Every group is confined, the top one included: the twin's world leaves out the change
+    of load as its water table moves (moist vs saturated sediment), which the physics
+    solvers could not follow either."""
     p = len(x)
     aquifers = tuple(
         Aquifer(name=f"group-{a}", head=heads[a],
                 interbeds=sediments.interbeds[a] + tuple(
                     m for m in (sediments.aquitards[a],) if m is not None),
                 coarse=sediments.coarse[a], top=np.full(p, sediments.top[a]),
-                bottom=np.full(p, sediments.bottom[a]))
+                bottom=np.full(p, sediments.bottom[a]), confined=True)
         for a in range(len(heads)))
     cells = Cells(ids=np.arange(p).astype(str), x=np.asarray(x, float), y=np.asarray(y, float))
     return Case(name=name, times=times, cells=cells, aquifers=aquifers,

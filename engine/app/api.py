@@ -115,13 +115,15 @@ def calibrate(case, split=None, *, physics: str = "terzaghi", **options):
     return model
 
 
-def evaluate(prediction, case, split=None):
+def evaluate(prediction, case, split=None, zones=None):
     """Metrics of ``prediction`` (a Dataset from ``predict``, or an engine Result)
     against ``case``'s observed displacement: on the test part of ``split``, or on every
     observation when there is none. A tidy pandas table: solver, part, series
     ("cumulative", "increment"), zone, statistic, metric (rmse_mm, r2, pearson_r,
-    bias_mm: simulated minus observed, mm), value, n_cells, n_values."""
+    bias_mm: simulated minus observed, mm), value, n_cells, n_values. ``zones``: the
+    rate-zone limits (severe, rebound) in mm/yr (None: the seminar's, as --zones)."""
     from engine.errors import InputError
+    from engine.evaluate import ZONE_LIMITS, parse_zone_limits
     from engine.evaluate import evaluate as score
     from engine.result import Result
     from engine.split import Split
@@ -134,9 +136,11 @@ def evaluate(prediction, case, split=None):
         prediction = Result.for_case(case, prediction.attrs["solver"],
                                      prediction.attrs["kind"],
                                      prediction["displacement"].transpose("cell", "time").values)
+    limits = ZONE_LIMITS if zones is None else parse_zone_limits(
+        ",".join(str(v) for v in zones), "zones")
     test = (split or Split("none")).test_mask(case)
     return score(prediction, observed, test if test.any() else None,
-                 part="test" if test.any() else "all")
+                 part="test" if test.any() else "all", zones=limits)
 
 
 def save(model, folder) -> None:

@@ -58,7 +58,7 @@ def cmd_fit(args) -> int:
 
     options = _solver_options(args.solver, args.option)
     report = fit_command(args.case, args.solver, preset=args.preset, split=args.split,
-                         out_dir=args.out, options=options)
+                         out_dir=args.out, options=options, zones=args.zones)
     print(f"{args.solver} fitted on {args.case} ({args.split}) -> {args.out}/")
     for key in ("epochs", "best_epoch", "train_loss", "validation_loss", "seconds"):
         if key in report:
@@ -70,15 +70,20 @@ def cmd_info(args) -> int:
     path = Path(args.file)
     if path.suffix == ".toml":
         from engine.caseio import load_case
+        from engine.schema import confinement
 
         case = load_case(path)
         print(f"case {case.name}: {case.n_cells} cells, {case.n_times} times "
               f"{case.times[0]} .. {case.times[-1]}")
-        for a in case.aquifers:
+        for a, (confined, why) in zip(case.aquifers, confinement(case)):
             kinds = [f"interbeds x{len(a.interbeds)}" if a.interbeds else ""]
             kinds += [k for k in ("nodelay", "coarse") if getattr(a, k) is not None]
             print(f"  aquifer {a.name}: head {a.head.min():.2f} .. {a.head.max():.2f} m; "
-                  f"{', '.join(k for k in kinds if k) or 'no compressible material'}")
+                  f"{', '.join(k for k in kinds if k) or 'no compressible material'}; "
+                  f"{'confined' if confined else 'unconfined'} ({why})")
+        if case.study is not None:
+            print(f"  study: claims {case.study.claims}"
+                  + (f" on {', '.join(case.study.aquifers)}" if case.study.aquifers else ""))
         obs = case.observations.displacement
         if obs is not None:
             print(f"  observed displacement: {int((~np.isnan(obs)).sum())} values")
@@ -191,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="spatial:0.7 | temporal:2015-01 | both:0.7:2015-01 | none")
     f.add_argument("--option", action="append", metavar="SOLVER:KEY=VALUE",
                    help="solver option, repeatable, e.g. lstm:hidden=32")
+    f.add_argument("--zones", help="rate-zone limits SEVERE,REBOUND of the metrics, mm/yr "
+                   "(default: the seminar's, as on bench)")
     f.add_argument("--out", required=True, help="model folder")
     f.set_defaults(func=cmd_fit)
 
@@ -237,10 +244,12 @@ def _global_options(argv: list[str]) -> tuple[list[str], bool, str | None]:
 
 
 def main(argv=None) -> int:
+    from engine.app.options import signed_values
     from engine.resources import memory_limit, parse_size
     from engine.tables import outside_case
 
-    argv, allow, memory = _global_options(sys.argv[1:] if argv is None else list(argv))
+    argv, allow, memory = _global_options(signed_values(sys.argv[1:] if argv is None
+                                                        else list(argv)))
     limit = None
     if memory is not None:
         sizes = []

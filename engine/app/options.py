@@ -35,3 +35,20 @@ def options_per_solver(names, given: dict) -> dict:
         raise InputError("--option", sorted(unknown)[0], "options for a solver that this "
                          f"command does not run (it runs {', '.join(names)})")
     return {name: typed_options(name, given.get(name, {})) for name in names}
+
+
+#: options whose values may start with "-" (negative rates: ``--zones -30,0``)
+SIGNED_OPTIONS = ("--zones",)
+
+
+def signed_values(argv: list[str]) -> list[str]:
+    """``argv`` with each option of SIGNED_OPTIONS joined to the value after it
+    (``--zones=-30,0``): argparse reads a separate value starting with "-" as an option."""
+    out, items = [], iter(argv)
+    for item in items:
+        if item in SIGNED_OPTIONS:
+            value = next(items, None)
+            out.append(item if value is None else f"{item}={value}")
+        else:
+            out.append(item)
+    return out

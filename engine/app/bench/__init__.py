@@ -3,7 +3,8 @@ the report a hydrogeologist reads.
 
     landsub bench [CASE] [--solvers a,b,...] [--split spatial:0.7|temporal:DATE|both:F:DATE]
                   [--preset P] [--seed S] [--option SOLVER:KEY=VALUE] [--force]
-                  [--scheduler local|serial|tcp://...] [--workers N] --out DIR
+                  [--zones SEVERE,REBOUND] [--scheduler local|serial|tcp://...]
+                  [--workers N] --out DIR
 
 CASE is a case manifest (TOML) or a built-in twin, ``beijing:<size>[:<seed>]`` (made
 once into the cache folder, ~30 s for small). Modules: ``runner`` (fit, predict,
@@ -28,8 +29,9 @@ from engine.app.bench.runner import (
     write_json_atomic,
     write_text_atomic,
 )
-from engine.app.options import options_per_solver, parse_solver_options
+from engine.app.options import options_per_solver, parse_solver_options, signed_values
 from engine.errors import InputError, run_command
+from engine.evaluate import ZONE_LIMITS, parse_zone_limits
 from engine.split import Split
 
 #: room kept for figures, metrics and reports (an allowance, not a measurement)
@@ -48,9 +50,13 @@ def cache_folder() -> Path:
 
 
 def resolve_case(spec: str, log=print) -> Path:
-    """The manifest of ``spec``: a path, or ``beijing:<size>[:<seed>]`` (built once)."""
+    """The manifest of ``spec``: a path, or ``beijing:<size>[:<seed>]`` (built once, and
+    again when the cached one was made by an older twin generator)."""
     if not spec.startswith("beijing:"):
         return Path(spec)
+    import json
+
+    from cases.beijing.make import GENERATOR_RECORD, TWIN_VERSION
     from cases.beijing.settings import SIZES
     from engine.app.make_case import make_twin_whole
     from engine.atomic import sweep
@@ -64,10 +70,15 @@ def resolve_case(spec: str, log=print) -> Path:
     manifest = folder / "case.toml"
     # what a killed run left (dot-named, its process gone) goes even when none is made
     sweep(folder.parent)
-    if not manifest.exists():
-        log(f"making the built-in twin {spec} in {folder} (once)")
-        make_twin_whole(folder, size, int(seed), log=log, source="LANDSUB_CACHE")
-    return manifest
+    try:
+        version = json.loads((folder / GENERATOR_RECORD).read_text(encoding="utf-8"))["version"]
+    except (OSError, ValueError, KeyError, TypeError):
+        version = None
+    if manifest.exists() and version == TWIN_VERSION:
+        return manifest
+    log(f"making the built-in twin {spec} in {folder} "
+        + ("(once)" if not folder.exists() else "(again: an older generator made the cached one)"))
+    return make_twin_whole(folder, size, int(seed), log=log, source="LANDSUB_CACHE")
 
 
 def check_arguments(out, split_text: str, threshold, max_horizon, seed) -> Path:
@@ -97,12 +108,13 @@ def check_arguments(out, split_text: str, threshold, max_horizon, seed) -> Path:
 def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None, seed=0,
           options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
           max_horizon=MAX_HORIZON, command="landsub bench", log=print, scheduler="local",
-          workers=None, progress=True) -> dict:
+          workers=None, progress=True, zones: str | None = None) -> dict:
     """Run the bench and write every output; returns {"table", "runs", "claims", "report"}.
-    ``scheduler``, ``workers``: where the solvers run (``runner.run_solvers``)."""
+    ``scheduler``, ``workers``: where the solvers run (``runner.run_solvers``); ``zones``:
+    the --zones text, rate-zone limits in mm/yr (None: ``engine.evaluate.ZONE_LIMITS``)."""
     import pandas as pd
 
-    from engine.app.bench.claims import seminar_claims
+    from engine.app.bench.claims import requested, seminar_claims
     from engine.app.bench.figures import bench_figures, calibration_figures
     from engine.app.bench.metrics import bench_table, headline_markdown, metrics_markdown
     from engine.app.bench.report import write_report
@@ -115,11 +127,13 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
 
     started = time.perf_counter()
     out = check_arguments(out, split_text, threshold, max_horizon, seed)
+    limits = ZONE_LIMITS if zones is None else parse_zone_limits(zones)
     manifest = resolve_case(case_spec, log)
     case = load_case(manifest)
     if case.observations.displacement is None:
         raise InputError(manifest, "observations.displacement", "a bench needs observed "
                          "displacement to evaluate against")
+    requested(case)   # an unknown claims set is refused before any solver runs
     split = Split.parse(split_text, case, seed=seed, validation_fraction=0.2)
     names = list(dict.fromkeys([BASELINE] + [s.strip() for s in solvers if s.strip()]))
     for name in names:
@@ -128,7 +142,7 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
                + FIGURES_BYTES, f"{len(names)} results and the figures")
     given = options_per_solver(names, options or {})
     plan = Plan(case=str(manifest), case_name=case.name, split=split.to_dict(), solvers=names,
-                preset=preset, seed=seed,
+                preset=preset, seed=seed, zones=list(limits),
                 options={n: solver_options(n, preset, seed, given[n]) for n in names})
     run_solvers(case, split, plan, out, force=force, log=log, scheduler=scheduler,
                 workers=workers, progress=progress)
@@ -140,7 +154,7 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     for name, (result, _) in runs.items():
         scores = horizon_scores(result.displacement, observed, test, max_horizon)
         horizons[name] = (scores, prediction_horizon(scores, threshold))
-    table = bench_table(case, split, runs, horizons, BASELINE)
+    table = bench_table(case, split, runs, horizons, BASELINE, zones=limits)
     # every solver has predicted: only now may a twin's hidden truth be read
     truth = truth_path(manifest)
     models = estimating_models(out, runs)
@@ -153,7 +167,8 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     claims = seminar_claims(case, split, table, runs, threshold)
     write_json_atomic(out / "claims.json", claims)
     log("drawing figures")
-    figures = bench_figures(out, case, split, runs, table, horizons, threshold)
+    figures = bench_figures(out, case, split, runs, table, horizons, threshold,
+                            zones=limits)
     figures += calibration_figures(out / "figures", case, models, truth)
     report = write_report(out, case, split, plan, table, runs, horizons, claims, figures,
                           threshold, command, time.perf_counter() - started)
@@ -190,6 +205,9 @@ def main_bench(argv) -> int:
     p.add_argument("--threshold", type=float, default=HORIZON_THRESHOLD,
                    help="R² threshold of the prediction horizon")
     p.add_argument("--max-horizon", type=int, default=MAX_HORIZON, help="months")
+    p.add_argument("--zones", help="rate-zone limits SEVERE,REBOUND in mm/yr: severe below "
+                   "the first, rebound above the second, moderate between (default "
+                   f"{','.join(f'{v:g}' for v in ZONE_LIMITS)}, the seminar's)")
     p.add_argument("--force", action="store_true", help="start afresh instead of resuming")
     p.add_argument("--scheduler", default="local", help='"local" (a Dask cluster on this '
                    'machine), "serial" (one solver after the other, here) or a scheduler '
@@ -198,11 +216,11 @@ def main_bench(argv) -> int:
                                                "(default: the CPU count, at most one per "
                                                "solver)")
     p.add_argument("--out", default="bench-out", help="output folder")
-    args = p.parse_args(argv)
+    args = p.parse_args(signed_values(argv))
     return run_command("landsub bench", lambda: bench(
         args.case, args.solvers.split(","), args.split, args.out, args.preset, args.seed,
         parse_solver_options(args.option), args.force, args.threshold, args.max_horizon,
         command="landsub bench " + shlex.join(argv), scheduler=args.scheduler,
-        workers=args.workers),
+        workers=args.workers, zones=args.zones),
         on_interrupt="run the same command again to resume")
 

@@ -1,4 +1,6 @@
-"""The seminar's claims (shared/seed: Zhu, Beijing Plain subsidence) set against a bench.
+"""The seminar's claims (shared/seed: Zhu, Beijing Plain subsidence) set against a bench,
+for a case that asks for them ([study] claims = "zhu-beijing-seminar"; the Beijing twin
+does): they are statements about the Beijing Plain, not about any case.
 
 Each claim becomes a row: what the seminar reports, what this run measured the same
 way as far as the case allows, and a verdict ("reproduced", "partly", "not
@@ -11,9 +13,12 @@ from __future__ import annotations
 import numpy as np
 
 from engine.app.bench.metrics import value
+from engine.errors import InputError, suggest
 from engine.evaluate import ZONES, cell_metrics
 from engine.units import DAYS_PER_MONTH
 
+#: The claims sets a case may name in [study] claims: this module's, the seminar's.
+CLAIMS_SETS = ("zhu-beijing-seminar",)
 #: The seminar's lag-time ranges (months) of the first, second and third confined aquifer.
 LAG_RANGES = ((0.4, 3.0), (0.4, 4.6), (0.5, 9.4))
 #: pc-rnn's per-cell correlation ranges per zone (seminar, case study 3).
@@ -21,6 +26,20 @@ ZONE_R_RANGES = {"rebound": (0.82, 0.96), "moderate": (0.71, 0.97), "severe": (0
 #: pc-rnn against the three references: max R² increase and max RMSE reduction (mm).
 PC_RNN_GAINS = {"physics": (0.44, 2.6), "rnn-cnn": (0.31, 3.3), "pc-rnn-linear": (0.61, 14.6)}
 HORIZON_MONTHS = 19
+
+
+def requested(case) -> bool:
+    """Whether ``case`` asks for the seminar's claims ([study] claims); a claims set this
+    landsub does not know is refused, naming the case file (``bench`` asks before any
+    solver runs)."""
+    if case.study is None:
+        return False
+    if case.study.claims not in CLAIMS_SETS:
+        raise InputError(case.source or f'case "{case.name}"', "study.claims",
+                         f'"{case.study.claims}" is not a claims set of landsub bench'
+                         f"{suggest(case.study.claims, CLAIMS_SETS)}; known: "
+                         f"{', '.join(CLAIMS_SETS)}")
+    return True
 
 
 def _row(claim, seminar, measured, verdict) -> dict:
@@ -139,10 +158,19 @@ def lag_time_claim(case) -> dict:
 
     claim = "lag times of the confined aquifers (months)"
     seminar = ", ".join(f"{lo}-{hi}" for lo, hi in LAG_RANGES)
-    confined = [a for a, name in enumerate(case.aquifer_names)
-                if "confined" in name and "unconfined" not in name]
+    from engine.schema import confinement
+
+    named = case.study.aquifers if case.study is not None else None
+    if named:
+        confined = [case.aquifer_names.index(name) for name in named]
+        which = "aquifers named in [study] aquifers"
+    else:
+        confined = [a for a, (yes, _) in enumerate(confinement(case)) if yes]
+        which = "confined aquifers"
     if len(confined) != len(LAG_RANGES):
-        return _row(claim, seminar, f"case has {len(confined)} confined aquifers", "not tested")
+        return _row(claim, seminar, f"case has {len(confined)} {which}", "not tested: the "
+                    f"seminar's table has {len(LAG_RANGES)} (declare confined, or name "
+                    "them in [study] aquifers)")
     months = lag_times(case)[confined] / DAYS_PER_MONTH
     parts, inside = [], 0
     for m, (lo, hi) in zip(months, LAG_RANGES):
@@ -154,7 +182,10 @@ def lag_time_claim(case) -> dict:
 
 
 def seminar_claims(case, split, table, runs, threshold: float) -> list[dict]:
-    """Every claim of the seminar this bench can test, in the seminar's order."""
+    """Every claim of the seminar this bench can test, in the seminar's order; none when
+    the case does not ask for them (``requested``)."""
+    if not requested(case):
+        return []
     return [gw_lstm_claim(case, split, runs), lag_time_claim(case), lag_claim(table, runs),
             *pc_rnn_claims(table, runs), horizon_claim(table, runs, threshold),
             zone_correlation_claim(case, split, runs)]

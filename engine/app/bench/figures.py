@@ -16,7 +16,7 @@ import numpy as np
 from engine.app import plots
 from engine.app.bench.claims import DAYS_PER_MONTH
 from engine.app.bench.metrics import value
-from engine.evaluate import DAYS_PER_YEAR, ZONES, linear_rate, subsidence_zone
+from engine.evaluate import DAYS_PER_YEAR, ZONE_LIMITS, ZONES, linear_rate, subsidence_zone
 
 MM = 1e3
 #: cells whose attention weights are averaged (the first test cells; the cost is the
@@ -48,11 +48,12 @@ def test_rates(case, split, displacement) -> np.ndarray:
     return linear_rate(days, displacement, usable) * MM * DAYS_PER_YEAR
 
 
-def zone_confusion(case, split, displacement) -> np.ndarray:
+def zone_confusion(case, split, displacement, zones=ZONE_LIMITS) -> np.ndarray:
     """[3, 3] counts of test cells: rows observed zone, columns simulated zone, both from
-    rates over the cell's observed test entries."""
-    observed_zone = subsidence_zone(test_rates(case, split, case.observations.displacement))
-    simulated_zone = subsidence_zone(test_rates(case, split, displacement))
+    rates over the cell's observed test entries and the zone limits ``zones`` (mm/yr)."""
+    observed_zone = subsidence_zone(test_rates(case, split, case.observations.displacement),
+                                    zones)
+    simulated_zone = subsidence_zone(test_rates(case, split, displacement), zones)
     matrix = np.zeros((len(ZONES), len(ZONES)), dtype=int)
     for i, zo in enumerate(ZONES):
         for j, zs in enumerate(ZONES):
@@ -108,8 +109,9 @@ def attention_weights(out: Path, case, split, runs) -> dict:
 
 
 def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
-                  threshold: float) -> list[tuple[str, Path]]:
-    """Draw every figure; returns (caption, path) in report order."""
+                  threshold: float, zones=ZONE_LIMITS) -> list[tuple[str, Path]]:
+    """Draw every figure; returns (caption, path) in report order; ``zones``: the
+    rate-zone limits (mm/yr)."""
     from surrogates.features import lag_times
 
     folder = out / "figures"
@@ -157,7 +159,7 @@ def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
                              title="Test entries: simulated vs observed"))
     add("Rate zones of the test cells: observed (rows) vs simulated (columns)",
         plots.confusion_panels(folder / "zones.png",
-                               {n: zone_confusion(case, split, r.displacement)
+                               {n: zone_confusion(case, split, r.displacement, zones)
                                 for n, (r, _) in runs.items()}, list(ZONES),
                                title="Rate zones over the test entries"))
     add("RMSE of cumulative displacement per zone (test)",

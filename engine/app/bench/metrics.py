@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from engine.evaluate import ZONES, evaluate, pooled_metrics
+from engine.evaluate import ZONE_LIMITS, ZONES, evaluate, pooled_metrics
 
 COLUMNS = ["solver", "part", "series", "zone", "statistic", "metric", "value", "n_cells",
            "n_values"]
@@ -112,15 +112,18 @@ def holdout_masks(case, split) -> dict:
     return masks
 
 
-def bench_table(case, split, runs: dict, horizons: dict, baseline: str) -> pd.DataFrame:
+def bench_table(case, split, runs: dict, horizons: dict, baseline: str,
+                zones=ZONE_LIMITS) -> pd.DataFrame:
     """The tidy table of every solver in ``runs`` (name -> (Result, run record));
-    ``horizons``: name -> (scores, horizon months)."""
+    ``horizons``: name -> (scores, horizon months); ``zones``: the rate-zone limits
+    (mm/yr)."""
     observed = case.observations.displacement
     masks = holdout_masks(case, split)
     frames = []
     extra = []
     for name, (result, record) in runs.items():
-        frames += [evaluate(result, observed, mask, part=part) for part, mask in masks.items()]
+        frames += [evaluate(result, observed, mask, part=part, zones=zones)
+                   for part, mask in masks.items()]
         extra += compaction_rows(case, result) + wall_rows(name, record)
         if name in horizons:
             extra += horizon_rows(name, *horizons[name])

@@ -1,5 +1,5 @@
-"""report.md of a bench: the tables, the regime-shift reading, the seminar's claims and
-the figures, with how the run was made."""
+"""report.md of a bench: the tables, the regime-shift reading, the seminar's claims (when
+the case asks for them) and the figures, with how the run was made."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ from engine.app.bench.metrics import (
 )
 from engine.app.bench.runner import write_text_atomic
 from engine.app.truth import bench_markdown
+from engine.evaluate import zones_text
 
 DEFINITIONS = (
     "Metrics on the split's test part. R² = 1 - SSE/SST about the observed mean (not the "
     "squared correlation). Cumulative: displacement since the first case month; monthly: "
     "the change between consecutive observations of a cell. Skill vs trend = 1 - MSE / "
     "MSE(trend): above 0 a solver beats a per-cell linear rate fitted to the training "
-    "observations. Zones by observed rate: rebound > 0, moderate 0 to -30, severe < -30 "
-    "mm/yr. Horizon: the largest lead h (months) at which the R² of the h-month change, "
+    "observations. Horizon: the largest lead h (months) at which the R² of the h-month change, "
     "forecast from every origin as the last observation plus the simulated change, is "
     "above the threshold. Short leads score low for every solver: over one month the "
     "observation noise (several mm) is as large as the change itself.")
@@ -122,7 +122,8 @@ def write_report(out: Path, case, split, plan, table, runs, horizons, claims, fi
                   "The test part of a \"both\" split joins cells never seen in training "
                   "(before the split date: interpolation in space) and the training cells "
                   "after the split date (extrapolation in time):", "", holdouts]
-    parts += ["## Per rate zone", "", zone_markdown(table)]
+    parts += ["## Per rate zone", "", f"Zones by observed rate (--zones): "
+              f"{zones_text(plan.zones)}.", "", zone_markdown(table)]
     aquifers = aquifer_markdown(table)
     if aquifers:
         parts += ["## Per aquifer: compaction against the extensometers", "",
@@ -143,7 +144,13 @@ def write_report(out: Path, case, split, plan, table, runs, horizons, claims, fi
                   horizon_markdown(horizons, threshold)]
     if split.train_until is not None:
         parts += ["## Regime shift", "", regime_shift_markdown(case, split, table, runs)]
-    parts += ["## Seminar claim vs this run", "", claims_markdown(claims), "", "## Figures", ""]
+    if claims:
+        parts += ["## Seminar claim vs this run", "", claims_markdown(claims), ""]
+    else:
+        parts += ["No claims set requested: a case names one in its [study] table "
+                  '(claims = "zhu-beijing-seminar" sets the seminar\'s claims against the run).',
+                  ""]
+    parts += ["## Figures", ""]
     for caption, path in figures:
         parts += [f"**{caption}**", "", f"![{caption}]({Path(path).relative_to(out)})", ""]
     parts += ["## Files", "",

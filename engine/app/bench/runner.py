@@ -2,7 +2,8 @@
 
 The run folder holds
 
-    bench.json        what is being run: case, split, preset, seed, solvers, options
+    bench.json        what is being run: case, split, preset, seed, solvers, options, and
+                      the rate-zone limits the metrics use (mm/yr)
     results.h5        one Result group per finished solver (DESIGN.md layout)
     solvers/<name>/   run.json (fit report, fit and predict seconds), model/ (if trained)
 
@@ -26,6 +27,7 @@ from pathlib import Path
 
 from engine import __version__, atomic
 from engine.errors import InputError
+from engine.evaluate import ZONE_LIMITS
 from engine.result import read_result, result_groups, write_result
 from engine.split import Split
 
@@ -37,7 +39,9 @@ BASELINE = "trend"   # every bench runs it: skill is stated against it
 
 @dataclass
 class Plan:
-    """What a bench folder is a run of. ``options``: solver name -> its options."""
+    """What a bench folder is a run of. ``options``: solver name -> its options;
+    ``zones``: the rate-zone limits (mm/yr) of the evaluation, recorded but not part of
+    ``same_run`` (no solver reads them: a bench resumed with other zones rescores)."""
 
     case: str
     case_name: str
@@ -47,6 +51,7 @@ class Plan:
     seed: int = 0
     options: dict = field(default_factory=dict)
     landsub_version: str = __version__
+    zones: list = field(default_factory=lambda: list(ZONE_LIMITS))
 
     def same_run(self, other: "Plan") -> str | None:
         """The first field in which ``other`` differs from this plan, None if none

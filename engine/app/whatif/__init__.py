@@ -72,8 +72,9 @@ wall_seconds, created. Per solver S:
   the displacement of each case;
   difference_at_until (member, cell): each member's difference at --until;
   area_mean, severe_mean, cell_min, cell_max (member, time): each member's
-  difference averaged over all cells, over the severe zone (observed rate < -30
-  mm/yr; NaN without observations), and its minimum and maximum over the cells;
+  difference averaged over all cells, over the severe zone (observed rate below the
+  severe limit of --zones, -30 mm/yr by default; NaN without observations), and its
+  minimum and maximum over the cells;
   member_seed (member), member_wall_seconds (member) (s);
   multipliers (member, aquifer, parameter): the factors of physics members (1 for
   others). Attributes: solver, kind, ensemble (how members differ), spread (JSON),
@@ -107,7 +108,7 @@ from pathlib import Path
 import numpy as np
 
 from engine import atomic
-from engine.app.options import options_per_solver, parse_solver_options
+from engine.app.options import options_per_solver, parse_solver_options, signed_values
 from engine.app.truth import true_effect, whatif_scores
 from engine.app.whatif.cases import (
     Cases,
@@ -142,6 +143,7 @@ from engine.app.whatif.store import (
 )
 from engine.atomic import check_output
 from engine.errors import InputError, run_command
+from engine.evaluate import ZONE_LIMITS, parse_zone_limits
 
 #: what callers and tests use from the package
 __all__ = ["whatif", "main_whatif", "build_parser", "publish", "Cases", "continued",
@@ -152,15 +154,17 @@ __all__ = ["whatif", "main_whatif", "build_parser", "publish", "Cases", "continu
 def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: int = 8,
            preset: str = "default", spread: str | None = None, options: dict | None = None,
            scheduler: str = "local", workers: int | None = None, seed: int = 0,
-           progress: bool = True, log=print) -> dict:
+           progress: bool = True, log=print, zones: str | None = None) -> dict:
     """Run the what-if (see the package docstring); ``options``: solver name -> {key:
-    value text} (``parse_solver_options`` of --option). Returns {"cases": Cases,
-    "outcomes": [SolverOutcome], "seconds": float, "out": Path}."""
+    value text} (``parse_solver_options`` of --option); ``zones``: the --zones text (rate
+    limits in mm/yr, ``engine.evaluate.parse_zone_limits``; None: the default). Returns
+    {"cases": Cases, "outcomes": [SolverOutcome], "seconds": float, "out": Path}."""
     from engine.app.distributed import run_tasks
     from engine.registry import solver_class
 
     started = time.perf_counter()
     out = check_output(out, "folder")   # before any case is made or solver runs
+    limits = ZONE_LIMITS if zones is None else parse_zone_limits(zones)
     solvers = [s.strip() for s in (solvers.split(",") if isinstance(solvers, str)
                                    else solvers) if s.strip()]
     if not solvers:
@@ -203,7 +207,7 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
                          threads=1, progress=progress, label=f"{solver} members")
         outcomes.append(SolverOutcome.of(solver, kinds[solver], how, items, runs,
                                          time.perf_counter() - begun))
-    severe = severe_cells(base_case)
+    severe = severe_cells(base_case, limits)
     # every solver has predicted: only now may the hidden truth be read (twins only)
     truth = true_effect(cases.baseline, cases.scenario, base_case, scen_case)
     seconds = time.perf_counter() - started
@@ -213,7 +217,8 @@ def whatif(case, scenario, solvers, out, *, until=None, baseline=None, members: 
              "baseline_file": cases.baseline_file or "", "heads": cases.heads,
              "scenario_start": str(cases.start), "until": str(base_case.times[-1]),
              "members": int(members), "seed": int(seed), "spread": used_spread,
-             "solvers": solvers, "preset": preset, "wall_seconds": round(seconds, 2),
+             "solvers": solvers, "preset": preset, "zones": list(limits),
+             "wall_seconds": round(seconds, 2),
              "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
     publish(out, outcomes, base_case, scen_case, cases, severe, about, truth)
     log(f"wrote {out / 'whatif.h5'}, {out / 'summary.md'}, {out / SCORES_FILE} and "
@@ -275,15 +280,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, help="worker processes of the local cluster "
                                                "(default: the CPU count)")
     p.add_argument("--seed", type=int, default=0, help="seed of the ensemble")
+    p.add_argument("--zones", help="rate-zone limits SEVERE,REBOUND in mm/yr: the severe "
+                   f"zone is the cells whose observed rate is below SEVERE (default "
+                   f"{','.join(f'{v:g}' for v in ZONE_LIMITS)})")
     p.add_argument("--out", required=True, help="output folder")
     return p
 
 
 def main_whatif(argv) -> int:
     """Entry point of `landsub whatif` (argv: its arguments)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(signed_values(argv))
     return run_command("landsub whatif", lambda: whatif(
         args.case, args.scenario, args.solvers, args.out, until=args.until,
         baseline=args.baseline, members=args.members, preset=args.preset,
         spread=args.spread, options=parse_solver_options(args.option),
-        scheduler=args.scheduler, workers=args.workers, seed=args.seed))
+        scheduler=args.scheduler, workers=args.workers, seed=args.seed, zones=args.zones))

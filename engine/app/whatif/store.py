@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.app.whatif.ensemble import PARAMETERS
-from engine.evaluate import SEVERE_RATE_MM_PER_YEAR
+from engine.evaluate import ZONE_LIMITS
 
 BAND = (5.0, 95.0)                  # % of the members: the band's low and high edges
 PERCENTILES = (BAND[0], 50.0, BAND[1])
@@ -18,16 +18,16 @@ MILESTONE_MONTHS = 24
 SCORES_FILE = "truth-scores.csv"    # the scores against a twin's truth, tidy
 
 
-def severe_cells(case) -> np.ndarray | None:
+def severe_cells(case, zones=ZONE_LIMITS) -> np.ndarray | None:
     """bool [N]: the cells whose observed rate (least squares over every observation) is
-    below SEVERE_RATE_MM_PER_YEAR; None without observed displacement."""
+    below the severe limit of ``zones`` (mm/yr); None without observed displacement."""
     from engine.evaluate import DAYS_PER_YEAR, linear_rate, subsidence_zone
 
     observed = case.observations.displacement
     if observed is None or not np.isfinite(observed).any():
         return None
     rate = linear_rate(case.days, observed, np.isfinite(observed)) * 1e3 * DAYS_PER_YEAR
-    return subsidence_zone(rate) == "severe"
+    return subsidence_zone(rate, zones) == "severe"
 
 
 def member_statistics(difference: np.ndarray, severe: np.ndarray | None) -> dict:
@@ -191,7 +191,7 @@ def summary_markdown(outcomes, baseline, cases, severe, about, scores=None) -> s
              f"- ensemble: {about['members']} members per solver, seed {about['seed']}; "
              f"physics spread (ln-standard deviations) {about['spread']}",
              f"- severe zone: {n_severe} cells with observed rate < "
-             f"{SEVERE_RATE_MM_PER_YEAR:g} mm/yr" if severe is not None else
+             f"{about.get('zones', ZONE_LIMITS)[0]:g} mm/yr (--zones)" if severe is not None else
              "- severe zone: no observed displacement, not computed",
              f"- wall time: {about['wall_seconds']:.1f} s (cases {cases.seconds:.1f} s)", "",
              "Difference = scenario - baseline displacement, mm, positive = less "
