@@ -258,6 +258,25 @@ def validate_case(case) -> None:
         raise InputError(case.source or f'case "{case.name}"', *broken)
 
 
+def validate_physics_case(case, solver: str) -> None:
+    """``validate_case``, then what the physics solvers (``solver`` names the one asking)
+    cannot represent: an unconfined aquifer holding compressible material. As its water
+    table moves, sediment between the old and the new level turns from saturated to
+    moist unit weight (sgs vs sgm), which changes the geostatic stress on its beds, as
+    MODFLOW 6 CSUB computes it; the solvers hold that load constant (d sigma' = -dh)."""
+    validate_case(case)
+    for a, (aquifer, (confined, why)) in enumerate(zip(case.aquifers, confinement(case))):
+        materials = [label for label, _ in _labelled(aquifer)]
+        if not confined and materials:
+            raise InputError(case.source or f'case "{case.name}"', f"aquifers[{a}].confined",
+                             f'aquifer "{aquifer.name}" is unconfined ({why}) and holds '
+                             f"compressible material ({', '.join(materials)}): its water "
+                             "table changes the geostatic stress on it as it moves (moist vs "
+                             f"saturated unit weight, as MODFLOW 6 CSUB has it), which {solver} "
+                             "does not model; declare confined = true only where a confining "
+                             "layer keeps its head above its top")
+
+
 def _labelled(aquifer) -> list[tuple[str, object]]:
     """(label as in a field name, material) of every compressible system of ``aquifer``."""
     out = [(f"interbeds[{j}]", m) for j, m in enumerate(aquifer.interbeds)]

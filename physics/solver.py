@@ -35,7 +35,7 @@ import numpy as np
 from engine.errors import InputError, SolverError, suggest
 from engine.registry import register
 from engine.result import Result
-from engine.schema import validate_case
+from engine.schema import validate_physics_case
 from engine.solver import Limit, Solver
 from physics import delay_beds, instant_beds
 from physics.storage import compression_coefficient, stress_head
@@ -90,7 +90,7 @@ class TerzaghiSolver(Solver):
         keys (aquifer index, "interbeds[j]" | "nodelay" | "coarse"). Wall seconds of
         each stage are left in ``self.timings``."""
         clock = time.perf_counter()
-        _check_case(case)
+        _check_case(case, self.name)
         record, skip = case.spinup_record()
         timings = {"checks": time.perf_counter() - clock}
         with _threads(self.options["threads"]):
@@ -106,10 +106,11 @@ class TerzaghiSolver(Solver):
         return parts
 
 
-def _check_case(case):
-    """The schema's rules (engine.schema), then what they cannot know: with
-    stress-dependent storage the first heads must leave a positive effective stress."""
-    validate_case(case)
+def _check_case(case, solver: str):
+    """The schema's rules for the physics solvers (engine.schema), then what they cannot
+    know: with stress-dependent storage the first heads must leave a positive effective
+    stress."""
+    validate_physics_case(case, solver)
     for a, aquifer in enumerate(case.aquifers):
         if not any(m.storage == "indices" for m in aquifer.materials()):
             continue

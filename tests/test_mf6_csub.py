@@ -305,7 +305,7 @@ def test_modflow_binary_output_agrees_with_the_observations(tmp_path):
 def test_failed_run_keeps_its_folder_and_quotes_the_listing(tmp_path, monkeypatch):
     # kv = 0 is refused by the schema before MODFLOW runs; let it through here, so that
     # MODFLOW itself fails and its failure handling is what is tested
-    monkeypatch.setattr("physics.modflow.runner.validate_case", lambda case: None)
+    monkeypatch.setattr("physics.modflow.runner.validate_physics_case", lambda case, solver: None)
     case = make_case([0, 1, 2], [Aquifer("a", np.array([[0.0, -1.0, -2.0]]), interbeds=(
         material("interbeds", 1, thickness=1.0, count=1.0, kv=0.0, sske=1e-5,
                  sskv=1e-3),))])

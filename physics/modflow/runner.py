@@ -23,7 +23,7 @@ import numpy as np
 from engine.atomic import process_alive
 from engine.errors import InputError, SolverError
 from engine.result import Result
-from engine.schema import validate_case
+from engine.schema import validate_physics_case
 from engine.solver import Limit, Solver
 from physics.modflow import executables
 from physics.modflow.listing import failure_message
@@ -74,7 +74,7 @@ class ModflowSolver(Solver):
     # -- to implement -------------------------------------------------------------
     def check_case(self, case) -> None:
         """Raise InputError when this solver cannot represent ``case`` (one that the
-        schema allows: ``engine.schema.validate_case`` has passed it)."""
+        schema allows: ``engine.schema.validate_physics_case`` has passed it)."""
 
     def simulate_chunk(self, case, folder: Path, exe: Path) -> CompactionParts:
         """Build, run and read one model of ``case`` (a chunk) in ``folder``."""
@@ -96,7 +96,7 @@ class ModflowSolver(Solver):
         A case with a spin-up is run as one record, spin-up then case
         (``Case.spinup_record``), and reported from the first case time, less its value
         there."""
-        validate_case(case)
+        validate_physics_case(case, self.name)
         record, skip = case.spinup_record()
         parts = self._record_parts(record)
         if skip:
