@@ -397,7 +397,9 @@ def _decomposed(req, tracks, summary):
                               f"mm/yr, median difference {pair.rate_difference * mm:.2f} mm/yr; "
                               "turned vertical as if the ground moved vertically only they "
                               f"would differ by {pair.vertical_only_difference * mm:.2f} mm/yr "
-                              "(east-west motion, or a reference or calibration difference)")
+                              f"(median; by more than {pair.vertical_only_p90 * mm:.2f} mm/yr "
+                              "at a tenth of the groups): east-west motion, or a reference or "
+                              "calibration difference")
     summary.add("Tracks", f"RMS residual of the decomposition {result.rms_residual * mm:.2f} mm "
                           f"over {result.residual_count} point-periods (with one point of each "
                           "of two tracks in a group the fit is exact: the residual is the "

@@ -50,7 +50,8 @@ class TrackPair:
     """Agreement of two tracks (indices ``first``, ``second``) over the ``groups`` anchors
     whose group holds both: medians over those groups of each track's mean line-of-sight
     rate (m/yr), of their difference, and of the difference of the rates turned vertical
-    as if the ground moved vertically only (rate / u)."""
+    as if the ground moved vertically only (rate / u); and the 90th percentile of that
+    last difference's size (a median hides motion confined to part of the ground)."""
 
     first: int
     second: int
@@ -59,6 +60,7 @@ class TrackPair:
     rate_second: float
     rate_difference: float
     vertical_only_difference: float
+    vertical_only_p90: float
 
 
 @dataclass(frozen=True)
@@ -207,10 +209,12 @@ def _pairs(tracks: list[PointSeries], members: list) -> tuple[TrackPair, ...]:
             if not both.any():
                 continue
             (los_k, up_k), (los_j, up_j) = group_rates[k], group_rates[j]
+            apart = up_k[both] - up_j[both]
             out.append(TrackPair(k, j, int(both.sum()), float(np.median(los_k[both])),
                                  float(np.median(los_j[both])),
                                  float(np.median(los_k[both] - los_j[both])),
-                                 float(np.median(up_k[both] - up_j[both]))))
+                                 float(np.median(apart)),
+                                 float(np.percentile(np.abs(apart), 90))))
     return tuple(out)
 
 
