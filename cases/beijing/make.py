@@ -7,7 +7,9 @@
 Writes DIR/case.toml (+ CSV or HDF5 arrays, observations, README.md, figures/) that
 solvers read, DIR/generator.json (how the twin was made, for `landsub whatif`), and
 DIR/truth/ (truth.h5, the fact-check table, the flow model's input files and listing,
-figures) that they never read.
+figures) that they never read. With ``[tracks] enabled`` in the settings, also two
+line-of-sight tracks in DIR/tracks/ and their east-west truth in DIR/truth/tracks.h5
+(``cases.beijing.tracks``); the rest is the same with or without them.
 
 Steps: the flow model (MODFLOW 6) of the history, and of the scenario if one is given;
 the truth (terzaghi, high fidelity) at the observed points and on a map grid; the
@@ -36,6 +38,7 @@ from cases.beijing.settings import load_settings, size_settings
 from cases.beijing.store import write_arrays, write_case_files
 from cases.beijing.streams import stream
 from cases.beijing.stresses import Periods, Stresses
+from cases.beijing.tracks import write_tracks
 from cases.beijing.truth import DAYS_PER_MONTH, TruthFields
 from cases.beijing.world import run_world
 from engine.case import Aquifer, Case, Cells, Observations, Study
@@ -200,6 +203,10 @@ def make_twin(out, size="small", seed=0, heads_mode="interpolated", scenario_pat
     write_truth(truth_dir, worlds, case_times, ids, x, y, map_grid, table,
                 {"seed": seed, "size": size, "heads": heads_mode, "settings": settings,
                  "aquifers": domain.aquifer_names})
+    if settings["tracks"]["enabled"]:
+        folder = write_tracks(out, truth_dir, domain, ids, x, y, history_times,
+                              history.point_displacement, materials, stream(seed, "tracks"))
+        log(f"wrote two line-of-sight tracks (a decomposition test bed) in {folder}")
     figures.case_figures(out / "figures", domain, case, history_times)
     figures.truth_figures(truth_dir / "figures", domain, case, current,
                           MapTruth(map_grid, current.dates, current.map_displacement),

@@ -164,6 +164,14 @@ LIMITS = {
     "insar.atmosphere_length": LENGTH, "insar.atmosphere_spacing": LENGTH,
     "insar.stitch_mm": Limit(0.0, 1e3), "insar.reference_km[]": KM,
     "insar.urban_density": Limit(0.0, 1e3, open_low=True), "insar.urban_radius_km": Limit(0.0, 1e3),
+    "tracks.enabled": Limit(choices=(True, False)), "tracks.revisit_days": Limit(1, 366),
+    "tracks.missing": Limit(0.0, 1.0, open_high=True), "tracks.noise_mm": Limit(0.0, 1e3),
+    # the spread is checked with each track's incidence (_consistent)
+    "tracks.incidence_spread": Limit(0.0, 80.0), "tracks.scatter_m": Limit(0.0, 1e4),
+    "tracks.*.first": DATE, "tracks.*.heading": Limit(-360.0, 360.0),
+    "tracks.*.incidence": Limit(0.0, 84.0, open_low=True),
+    "tracks.east_mm_per_year": Limit(-1e3, 1e3),
+    "tracks.east_length_km": Limit(0.0, 1e3, open_low=True), "tracks.east_centres[]": TEXT,
     "wells.count[]": Limit(0, 100_000), "wells.noise_m": Limit(0.0, 100.0),
     "wells.missing": Limit(0.0, 1.0, open_high=True), "wells.gaps_per_well": Limit(0.0, 100.0),
     "wells.gap_months[]": Limit(1, 1200), "wells.late_start": SHARE,
@@ -369,6 +377,23 @@ def _consistent(s: dict, fail, groups: int) -> None:
         if not mission["start"] < mission["end"]:
             fail(f"insar.missions[{k}].end", f"{show(mission['end'])} is not after its start "
                                              f"{show(mission['start'])}")
+    tracks, landmarks = s["tracks"], list(s["domain"]["landmarks_km"])
+    for k, name in enumerate(tracks["east_centres"]):
+        if name not in landmarks:
+            fail(f"tracks.east_centres[{k}]", f"{show(name)} is not a landmark of "
+                 f"domain.landmarks_km ({', '.join(landmarks)})")
+    for track in ("ascending", "descending"):
+        spec = tracks[track]
+        # across the swath the incidence runs over incidence +- spread / 2, and a line of
+        # sight within 6 degrees of the horizon is no SAR geometry (check_los_up)
+        low, high = (spec["incidence"] + sign * tracks["incidence_spread"] / 2 for sign in (-1, 1))
+        if not (0.0 < low and high <= 84.0):
+            fail(f"tracks.{track}.incidence", f"{spec['incidence']!r} with tracks."
+                 f"incidence_spread {tracks['incidence_spread']!r} spans {low:g}..{high:g} "
+                 "degrees; it must stay inside (0, 84]")
+        if not spec["first"] < t["history_end"]:
+            fail(f"tracks.{track}.first", f"{show(spec['first'])} is not before time."
+                 f"history_end {show(t['history_end'])}")
     for name, spec in s["pumping"]["components"].items():
         if max(spec["monthly"]) <= 0:
             fail(f"pumping.components.{name}.monthly", "is zero in every month: the pattern "

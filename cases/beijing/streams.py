@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-PURPOSES = ("domain", "pumping", "truth", "points", "insar", "wells", "extensometers", "prior")
+PURPOSES = ("domain", "pumping", "truth", "points", "insar", "wells", "extensometers", "prior",
+            "tracks")
 
 
 def stream(seed: int, purpose: str) -> np.random.Generator:
