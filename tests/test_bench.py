@@ -81,6 +81,11 @@ def test_outputs_agree_with_the_evaluator(case_path, done):
     assert value(table, "trend", "cumulative", "skill_vs_trend") == pytest.approx(0.0, abs=1e-12)
     assert value(table, "zero", "cumulative", "skill_vs_trend") < 0
     assert value(table, "lstm", "cumulative", "skill_vs_trend") > 0
+    # the skill horizon: the trend cannot beat its own forecast, so it has none
+    assert value(table, "trend", "horizon", "skill_trend", statistic="h=12") == 0.0
+    assert value(table, "trend", "horizon", "horizon_months") == 0
+    for name in SOLVERS:
+        assert 0 <= value(table, name, "horizon", "horizon_r2_months") <= 36
     report = (out / "report.md").read_text()
     assert "Seminar claim vs this run" in report and "| lstm |" in report
     for name in ("maps", "errors", "series", "scatter", "zones", "horizon", "lag_time",
@@ -127,6 +132,8 @@ def test_bad_arguments_exit_2_with_one_line(case_path, tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "lstmm" in err[0] and "lstm" in err[0]
     assert main_bench([str(case_path), "--option", "lstm-hidden", "--out", str(tmp_path)]) == 2
+    assert main_bench([str(case_path), "--skill", "1.5", "--out", str(tmp_path)]) == 2
+    assert "--skill" in capsys.readouterr().err
 
 
 def test_sigkill_midway_then_resume_gives_the_same_files(case_path, done, tmp_path):

@@ -41,6 +41,8 @@ QUICK_SOLVERS = ("terzaghi,lstm,pc-rnn,pc-rnn-linear,rnn-cnn,"
                  "residual:terzaghi+lstm")
 DEFAULT_CASE = "beijing:small"
 HORIZON_THRESHOLD = 0.5
+#: skill over persistence and over the trend that the skill horizon keeps (engine.horizon)
+HORIZON_SKILL = 0.1
 MAX_HORIZON = 36
 
 
@@ -81,11 +83,12 @@ def resolve_case(spec: str, log=print) -> Path:
     return make_twin_whole(folder, size, int(seed), log=log, source="LANDSUB_CACHE")
 
 
-def check_arguments(out, split_text: str, threshold, max_horizon, seed) -> Path:
+def check_arguments(out, split_text: str, threshold, max_horizon, seed,
+                    skill=HORIZON_SKILL) -> Path:
     """Refuse, before the case is read or any solver runs, what the end of a bench could
-    not use: an R² threshold outside (0, 1) (R² never exceeds 1), a horizon under one
-    month, a negative seed, a split without a test part, an --out that is not a folder
-    this process can write."""
+    not use: an R² threshold or a horizon skill outside (0, 1) (neither exceeds 1), a
+    horizon under one month, a negative seed, a split without a test part, an --out that
+    is not a folder this process can write."""
     import math
 
     from engine.atomic import check_output
@@ -94,6 +97,10 @@ def check_arguments(out, split_text: str, threshold, max_horizon, seed) -> Path:
             and 0 < threshold < 1):
         raise InputError("--threshold", str(threshold), "the R² threshold must be a number "
                          "between 0 and 1 (R² is at most 1)")
+    if not (isinstance(skill, (int, float)) and not isinstance(skill, bool)
+            and math.isfinite(skill) and 0 < skill < 1):
+        raise InputError("--skill", str(skill), "the horizon's skill over persistence and "
+                         "the trend must be a number between 0 and 1 (1 = perfect)")
     if isinstance(max_horizon, bool) or not isinstance(max_horizon, int) or max_horizon < 1:
         raise InputError("--max-horizon", str(max_horizon), "must be a whole number of months "
                          ">= 1")
@@ -108,7 +115,7 @@ def check_arguments(out, split_text: str, threshold, max_horizon, seed) -> Path:
 def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None, seed=0,
           options: dict | None = None, force=False, threshold=HORIZON_THRESHOLD,
           max_horizon=MAX_HORIZON, command="landsub bench", log=print, scheduler="local",
-          workers=None, progress=True, zones: str | None = None) -> dict:
+          workers=None, progress=True, skill=HORIZON_SKILL, zones: str | None = None) -> dict:
     """Run the bench and write every output; returns {"table", "runs", "claims", "report"}.
     ``scheduler``, ``workers``: where the solvers run (``runner.run_solvers``); ``zones``:
     the --zones text, rate-zone limits in mm/yr (None: ``engine.evaluate.ZONE_LIMITS``)."""
@@ -116,17 +123,22 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
 
     from engine.app.bench.claims import requested, seminar_claims
     from engine.app.bench.figures import bench_figures, calibration_figures
-    from engine.app.bench.metrics import bench_table, headline_markdown, metrics_markdown
+    from engine.app.bench.metrics import (
+        Horizon,
+        bench_table,
+        headline_markdown,
+        metrics_markdown,
+    )
     from engine.app.bench.report import write_report
     from engine.app.bench.runner import solver_options
     from engine.app.truth import bench_rows, truth_path
     from engine.caseio import load_case
-    from engine.horizon import horizon_scores, prediction_horizon
+    from engine.horizon import horizon_scores, prediction_horizon, skill_horizon
     from engine.registry import solver_class
     from engine.resources import check_disk, result_bytes
 
     started = time.perf_counter()
-    out = check_arguments(out, split_text, threshold, max_horizon, seed)
+    out = check_arguments(out, split_text, threshold, max_horizon, seed, skill)
     limits = ZONE_LIMITS if zones is None else parse_zone_limits(zones)
     manifest = resolve_case(case_spec, log)
     case = load_case(manifest)
@@ -151,9 +163,12 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
     observed = case.observations.displacement
     test = split.test_mask(case)
     horizons = {}
+    trend = runs[BASELINE][0].displacement
     for name, (result, _) in runs.items():
-        scores = horizon_scores(result.displacement, observed, test, max_horizon)
-        horizons[name] = (scores, prediction_horizon(scores, threshold))
+        scores = horizon_scores(result.displacement, observed, test, max_horizon,
+                                reference=trend)
+        horizons[name] = Horizon(scores, skill_horizon(scores, skill),
+                                 prediction_horizon(scores, threshold))
     table = bench_table(case, split, runs, horizons, BASELINE, zones=limits)
     # every solver has predicted: only now may a twin's hidden truth be read
     truth = truth_path(manifest)
@@ -163,15 +178,16 @@ def bench(case_spec: str, solvers: list[str], split_text: str, out, preset=None,
                                                columns=table.columns)], ignore_index=True)
     write_text_atomic(out / "metrics.csv", table.to_csv(index=False, float_format="%.6g"))
     kinds = {n: r.kind for n, (r, _) in runs.items()}
-    write_text_atomic(out / "metrics.md", metrics_markdown(table, kinds, horizons, threshold))
-    claims = seminar_claims(case, split, table, runs, threshold)
+    write_text_atomic(out / "metrics.md", metrics_markdown(table, kinds, horizons, threshold,
+                                                           skill))
+    claims = seminar_claims(case, split, table, runs, threshold, skill)
     write_json_atomic(out / "claims.json", claims)
     log("drawing figures")
-    figures = bench_figures(out, case, split, runs, table, horizons, threshold,
+    figures = bench_figures(out, case, split, runs, table, horizons, threshold, skill,
                             zones=limits)
     figures += calibration_figures(out / "figures", case, models, truth)
     report = write_report(out, case, split, plan, table, runs, horizons, claims, figures,
-                          threshold, command, time.perf_counter() - started)
+                          threshold, command, time.perf_counter() - started, skill)
     log(headline_markdown(table, kinds))
     log(f"wrote {report}, {out / 'metrics.csv'}, {out / 'results.h5'} and "
         f"{len(figures)} figures in {time.perf_counter() - started:.0f} s")
@@ -204,6 +220,8 @@ def main_bench(argv) -> int:
     p.add_argument("--option", action="append", metavar="SOLVER:KEY=VALUE")
     p.add_argument("--threshold", type=float, default=HORIZON_THRESHOLD,
                    help="R² threshold of the prediction horizon")
+    p.add_argument("--skill", type=float, default=HORIZON_SKILL,
+                   help="skill over persistence and over the trend the horizon keeps")
     p.add_argument("--max-horizon", type=int, default=MAX_HORIZON, help="months")
     p.add_argument("--zones", help="rate-zone limits SEVERE,REBOUND in mm/yr: severe below "
                    "the first, rebound above the second, moderate between (default "
@@ -221,6 +239,6 @@ def main_bench(argv) -> int:
         args.case, args.solvers.split(","), args.split, args.out, args.preset, args.seed,
         parse_solver_options(args.option), args.force, args.threshold, args.max_horizon,
         command="landsub bench " + shlex.join(argv), scheduler=args.scheduler,
-        workers=args.workers, zones=args.zones),
+        workers=args.workers, skill=args.skill, zones=args.zones),
         on_interrupt="run the same command again to resume")
 

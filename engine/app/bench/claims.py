@@ -118,7 +118,7 @@ def pc_rnn_claims(table, runs) -> list[dict]:
     return rows
 
 
-def horizon_claim(table, runs, threshold: float) -> dict:
+def horizon_claim(table, runs, threshold: float, skill: float) -> dict:
     claim = "pc-rnn predicts reliably for months ahead"
     seminar = f"up to {HORIZON_MONTHS} months"
     if "pc-rnn" not in runs:
@@ -126,11 +126,19 @@ def horizon_claim(table, runs, threshold: float) -> dict:
     h = value(table, "pc-rnn", "horizon", "horizon_months")
     if not np.isfinite(h):
         return _row(claim, seminar, "no horizon (no test pairs)", "not tested")
-    at = value(table, "pc-rnn", "horizon", "r2", statistic=f"h={HORIZON_MONTHS}")
-    # "reliable up to 19 months" is a statement about the 19-month lead itself
-    verdict = "reproduced" if at >= threshold else "not reproduced"
-    return _row(claim, seminar, f"R² of the {HORIZON_MONTHS}-month change {at:.2f} "
-                f"(threshold {threshold}); horizon {h:.0f} months", verdict)
+    at = {metric: value(table, "pc-rnn", "horizon", metric, statistic=f"h={HORIZON_MONTHS}")
+          for metric in ("skill_persistence", "skill_trend", "r2")}
+    # "reliable up to 19 months" is a statement about the 19-month lead itself, judged
+    # by skill over what needs no model (persistence, the trend), not by R², which rises
+    # with the lead for every solver
+    kept = at["skill_persistence"] >= skill and at["skill_trend"] >= skill
+    verdict = "reproduced" if kept else "not reproduced"
+    r2_h = value(table, "pc-rnn", "horizon", "horizon_r2_months")
+    return _row(claim, seminar, f"at {HORIZON_MONTHS} months skill over persistence "
+                f"{at['skill_persistence']:.2f}, over the trend {at['skill_trend']:.2f} "
+                f"(needed {skill:g}); skill horizon {h:.0f} months (R² of the change "
+                f"{at['r2']:.2f}, R² horizon {r2_h:.0f} months at R² >= {threshold:g})",
+                verdict)
 
 
 def zone_correlation_claim(case, split, runs) -> dict:
@@ -181,13 +189,13 @@ def lag_time_claim(case) -> dict:
                 "reproduced (overlap)" if inside == len(LAG_RANGES) else "partly")
 
 
-def seminar_claims(case, split, table, runs, threshold: float) -> list[dict]:
+def seminar_claims(case, split, table, runs, threshold: float, skill: float) -> list[dict]:
     """Every claim of the seminar this bench can test, in the seminar's order; none when
     the case does not ask for them (``requested``)."""
     if not requested(case):
         return []
     return [gw_lstm_claim(case, split, runs), lag_time_claim(case), lag_claim(table, runs),
-            *pc_rnn_claims(table, runs), horizon_claim(table, runs, threshold),
+            *pc_rnn_claims(table, runs), horizon_claim(table, runs, threshold, skill),
             zone_correlation_claim(case, split, runs)]
 
 

@@ -109,7 +109,7 @@ def attention_weights(out: Path, case, split, runs) -> dict:
 
 
 def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
-                  threshold: float, zones=ZONE_LIMITS) -> list[tuple[str, Path]]:
+                  threshold: float, skill: float, zones=ZONE_LIMITS) -> list[tuple[str, Path]]:
     """Draw every figure; returns (caption, path) in report order; ``zones``: the
     rate-zone limits (mm/yr)."""
     from surrogates.features import lag_times
@@ -168,12 +168,17 @@ def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
                           for z in ("all",) + ZONES},
                          title="Cumulative RMSE per rate zone (test)", ylabel="RMSE (mm)"))
     if horizons:
-        h = next(iter(horizons.values()))[0]["h"]
-        add("Prediction horizon: R² and RMSE of the h-month change by rolling origin",
+        h = next(iter(horizons.values())).scores["h"]
+        add("Prediction horizon: R², RMSE and skill over the trend of the h-month change by "
+            "rolling origin",
             plots.horizon_panels(folder / "horizon.png", h,
-                                 {n: {"r2": s["r2"], "rmse_mm": s["rmse_mm"], "horizon": hz}
-                                  for n, (s, hz) in horizons.items()},
-                                 threshold=threshold, title="Prediction horizon (test)"))
+                                 {n: {"r2": c.scores["r2"], "rmse_mm": c.scores["rmse_mm"],
+                                      "horizon": c.r2_months,
+                                      "skill": c.scores["skill_reference"],
+                                      "skill_horizon": c.months}
+                                  for n, c in horizons.items()},
+                                 threshold=threshold, skill=skill,
+                                 title="Prediction horizon (test)"))
     lag = lag_times(case) / DAYS_PER_MONTH
     add("Interbed lag time per aquifer (months, case prior)",
         plots.map_panels(folder / "lag_time.png", x, y,

@@ -10,8 +10,11 @@ metric, value, n_cells, n_values):
   resolve compaction per aquifer only; every extensometer record, whatever the split);
 - metric "skill_vs_trend" = 1 - MSE / MSE of the ``trend`` baseline (pooled; > 0 beats
   it, 1 is perfect), per series and zone;
-- series "horizon": metric "horizon_months" (the largest lead with R² of the h-month
-  change above the threshold) and, statistic "h=<k>", the curve's r2 and rmse_mm;
+- series "horizon": metric "horizon_months" (the skill horizon: the longest lead at which
+  the forecast keeps the stated skill over persistence and over the trend,
+  ``engine.horizon``), "horizon_r2_months" (the largest lead with R² of the h-month
+  change above the threshold) and, statistic "h=<k>", the curves' r2, rmse_mm,
+  skill_persistence and skill_trend;
 - series "wall": metrics "fit_seconds" and "predict_seconds".
 
 With a "both" split the evaluator's rows are repeated for the two holdouts the test
@@ -20,6 +23,8 @@ space) and part "forecast" (training cells after it: extrapolation in time).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -82,11 +87,26 @@ def skill_rows(table: pd.DataFrame, baseline: str) -> list[dict]:
     return rows
 
 
-def horizon_rows(solver: str, scores: dict, horizon: int) -> list[dict]:
-    rows = [_row(solver, "horizon", "all", "pooled", "horizon_months", horizon)]
-    for h, r2, rmse, n in zip(scores["h"], scores["r2"], scores["rmse_mm"], scores["n_pairs"]):
-        rows.append(_row(solver, "horizon", "all", f"h={h}", "r2", r2, 0, n))
-        rows.append(_row(solver, "horizon", "all", f"h={h}", "rmse_mm", rmse, 0, n))
+class Horizon(NamedTuple):
+    """A solver's rolling-origin curves (``engine.horizon.horizon_scores``) and its two
+    horizons in months: by skill over persistence and the trend, and by R²."""
+    scores: dict
+    months: int
+    r2_months: int
+
+
+#: the curves of a Horizon's scores, as metric names of the table
+_CURVES = {"r2": "r2", "rmse_mm": "rmse_mm", "skill_persistence": "skill_persistence",
+           "skill_reference": "skill_trend"}
+
+
+def horizon_rows(solver: str, horizon: Horizon) -> list[dict]:
+    rows = [_row(solver, "horizon", "all", "pooled", "horizon_months", horizon.months),
+            _row(solver, "horizon", "all", "pooled", "horizon_r2_months", horizon.r2_months)]
+    scores = horizon.scores
+    for k, (h, n) in enumerate(zip(scores["h"], scores["n_pairs"])):
+        rows += [_row(solver, "horizon", "all", f"h={h}", metric, scores[key][k], 0, n)
+                 for key, metric in _CURVES.items()]
     return rows
 
 
@@ -115,8 +135,7 @@ def holdout_masks(case, split) -> dict:
 def bench_table(case, split, runs: dict, horizons: dict, baseline: str,
                 zones=ZONE_LIMITS) -> pd.DataFrame:
     """The tidy table of every solver in ``runs`` (name -> (Result, run record));
-    ``horizons``: name -> (scores, horizon months); ``zones``: the rate-zone limits
-    (mm/yr)."""
+    ``horizons``: name -> Horizon; ``zones``: the rate-zone limits (mm/yr)."""
     observed = case.observations.displacement
     masks = holdout_masks(case, split)
     frames = []
@@ -126,7 +145,7 @@ def bench_table(case, split, runs: dict, horizons: dict, baseline: str,
                    for part, mask in masks.items()]
         extra += compaction_rows(case, result) + wall_rows(name, record)
         if name in horizons:
-            extra += horizon_rows(name, *horizons[name])
+            extra += horizon_rows(name, horizons[name])
     table = pd.concat(frames, ignore_index=True)
     extra += skill_rows(table[table.part == "test"], baseline)
     return pd.concat([table, pd.DataFrame(extra, columns=COLUMNS)], ignore_index=True)
@@ -216,20 +235,27 @@ def aquifer_markdown(table: pd.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def horizon_markdown(horizons: dict, threshold: float) -> str:
-    lines = [f"| solver | horizon (months, R² >= {threshold}) | R² at 1 / 12 / 24 / 36 months |",
-             "|---|---|---|"]
-    for name, (scores, horizon) in horizons.items():
-        at = []
+def horizon_markdown(horizons: dict, threshold: float, skill: float) -> str:
+    lines = [f"| solver | horizon (months, skill >= {skill:g} over persistence and trend) | "
+             f"skill over the trend at 1 / 12 / 24 / 36 months | horizon (months, R² >= "
+             f"{threshold:g}) | R² at 1 / 12 / 24 / 36 months |", "|---|---|---|---|---|"]
+
+    def at(curve: Horizon, key: str) -> str:
+        picked = []
         for h in (1, 12, 24, 36):
-            k = np.flatnonzero(scores["h"] == h)
-            at.append(f"{scores['r2'][k[0]]:.2f}" if len(k) and np.isfinite(scores["r2"][k[0]])
-                      else "—")
-        lines.append(f"| {name} | {horizon} | {' / '.join(at)} |")
+            k = np.flatnonzero(curve.scores["h"] == h)
+            v = curve.scores[key][k[0]] if len(k) else np.nan
+            picked.append(f"{v:.2f}" if np.isfinite(v) else "—")
+        return " / ".join(picked)
+
+    for name, curve in horizons.items():
+        lines.append(f"| {name} | {curve.months} | {at(curve, 'skill_reference')} | "
+                     f"{curve.r2_months} | {at(curve, 'r2')} |")
     return "\n".join(lines) + "\n"
 
 
-def metrics_markdown(table: pd.DataFrame, kinds: dict, horizons: dict, threshold: float) -> str:
+def metrics_markdown(table: pd.DataFrame, kinds: dict, horizons: dict, threshold: float,
+                     skill: float) -> str:
     """metrics.md: every table of the report, without the prose."""
     from engine.app.truth import bench_markdown
 
@@ -237,6 +263,6 @@ def metrics_markdown(table: pd.DataFrame, kinds: dict, horizons: dict, threshold
                 ("Holdouts", holdout_markdown(table)),
                 ("Per rate zone", zone_markdown(table)),
                 ("Per aquifer (extensometers)", aquifer_markdown(table)),
-                ("Prediction horizon", horizon_markdown(horizons, threshold)),
+                ("Prediction horizon", horizon_markdown(horizons, threshold, skill)),
                 ("Against the hidden truth", bench_markdown(table))]
     return "\n".join(f"## {title}\n\n{text}" for title, text in sections if text)
