@@ -175,6 +175,17 @@ def test_dpl_saves_its_learned_parameters(tmp_path):
     assert np.all(np.abs(values) <= 4.0 * 3.0)
     loaded = load_model(tmp_path)
     assert np.array_equal(loaded.predict(case).displacement, solver.predict(case).displacement)
+    # a stored array that is not finite is refused at load, naming the file
+    from engine.errors import InputError
+    from tests.model_files import rewritten
+
+    for file, name in (("parameters.safetensors", "values"),
+                       ("weights.safetensors", "net.0.weight")):
+        def poison(arrays, name=name):
+            arrays[name].flat[0] = np.nan
+        bad = rewritten(tmp_path, tmp_path.parent / f"bad-{name}", file, poison)
+        with pytest.raises(InputError, match=f"{file}.*not finite|{file}.*NaN"):
+            load_model(bad)
 
 
 def test_dpl_trains_through_a_spinup(tiny_twin_with_spinup):

@@ -40,6 +40,7 @@ from safetensors.torch import load_file, save_file
 
 from engine import __version__
 from engine.errors import InputError, SolverError
+from engine.persistence import check_finite
 from engine.registry import register_composition
 from engine.result import Result
 from engine.solver import Solver
@@ -357,6 +358,8 @@ class DplSolver(Solver):
             names = json.loads((path / PARAMETER_NAMES_FILE).read_text(encoding="utf-8"))
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(path, "(folder)", f"not a saved dpl model ({exc})") from None
+        check_finite(path / WEIGHTS_FILE, weights)
+        check_finite(path / PARAMETERS_FILE, {"values": values})
         if saved.get("solver") != cls.name:
             raise InputError(path / CONFIG_FILE, "solver",
                              f'holds "{saved.get("solver")}", not {cls.name}')
