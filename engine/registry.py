@@ -58,6 +58,20 @@ def register_composition(prefix: str, syntax: str, summary: str, example: str,
     _compositions[prefix] = Composition(prefix, syntax, summary, example, factory)
 
 
+_composed: dict[str, type] = {}
+
+
+def composed_class(base: type, name: str, class_name: str, **attributes) -> type:
+    """The subclass of ``base`` that serves the composed solver ``name`` (e.g.
+    "calibrated:terzaghi"), made once per name: the same name always gives the same
+    class, so that instances compare, resume and travel to Dask workers alike."""
+    if name not in _composed:
+        _composed[name] = type(class_name, (base,), {"name": name,
+                                                     "__module__": base.__module__,
+                                                     **attributes})
+    return _composed[name]
+
+
 def load_providers() -> dict[str, str]:
     """Import every module declared under the ``landsub.solvers`` entry points (once).
     Returns the providers that could not be imported, with the reason."""

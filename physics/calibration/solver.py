@@ -30,7 +30,7 @@ import numpy as np
 
 from engine import __version__
 from engine.errors import InputError
-from engine.registry import register_composition
+from engine.registry import composed_class, register_composition
 from engine.result import Result
 from engine.solver import Solver
 from physics.calibration.forward import first_times, simulate
@@ -285,18 +285,12 @@ class CalibratedSolver(Solver):
         return solver
 
 
-_classes: dict[str, type] = {}
-
-
 def calibrated_class(physics: str, name: str) -> type:
-    """The class of ``calibrated:<physics>`` (one per name, made once)."""
+    """The class of ``calibrated:<physics>``."""
     if physics not in PHYSICS:
         raise InputError("solver name", "solver", f'"{name}": calibration is available '
                          f"for {', '.join(f'calibrated:{p}' for p in PHYSICS)}")
-    if name not in _classes:
-        _classes[name] = type(f"Calibrated_{physics}", (CalibratedSolver,),
-                              {"name": name, "physics": physics, "__module__": __name__})
-    return _classes[name]
+    return composed_class(CalibratedSolver, name, f"Calibrated_{physics}", physics=physics)
 
 
 register_composition(

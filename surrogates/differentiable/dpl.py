@@ -41,7 +41,7 @@ from safetensors.torch import load_file, save_file
 from engine import __version__
 from engine.errors import InputError, SolverError
 from engine.persistence import check_finite
-from engine.registry import register_composition
+from engine.registry import composed_class, register_composition
 from engine.result import Result
 from engine.solver import Solver
 from engine.split import Split
@@ -379,18 +379,12 @@ class DplSolver(Solver):
         return solver
 
 
-_classes: dict[str, type] = {}
-
-
 def dpl_class(physics: str, name: str) -> type:
-    """The class of ``dpl:<physics>`` (one per name, made once)."""
+    """The class of ``dpl:<physics>``."""
     if physics not in PHYSICS:
         raise InputError("solver name", "solver", f'"{name}": differentiable parameter '
                          f"learning is available for {', '.join(f'dpl:{p}' for p in PHYSICS)}")
-    if name not in _classes:
-        _classes[name] = type(f"Dpl_{physics}", (DplSolver,),
-                              {"name": name, "__module__": __name__})
-    return _classes[name]
+    return composed_class(DplSolver, name, f"Dpl_{physics}")
 
 
 register_composition(
