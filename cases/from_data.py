@@ -85,6 +85,8 @@ class FromData:
     params: str | None = None
     freq: str = "MS"
     track_distance: float = TRACK_DISTANCE
+    #: the case's name where the params file gives none (None: the name of ``out``)
+    name: str | None = None
 
     def tracks(self) -> list[tuple[str, str, str | None, str | None]]:
         """(path, format, unit, sign) of each --insar file, in order."""
@@ -172,7 +174,7 @@ def _build(req: FromData) -> Built:
         raise InputError("command line", "--track-distance", f"{req.track_distance} is not a "
                                                              "distance > 0 m")
     tracks = req.tracks()
-    name = params.name or Path(req.out).name
+    name = params.name or req.name or Path(req.out).name
     summary = Summary(f"Case {name}: built from data")
     for k, (path, fmt, _, _) in enumerate(tracks):
         label = f"InSAR track {k + 1}" if len(tracks) > 1 else "InSAR"

@@ -1,6 +1,8 @@
 """``make-case from-data`` warns, on stderr and in summary.md, when the heads interpolated
 from the wells have a leave-one-out error above LOO_WARNING_FRACTION of their range."""
 
+from pathlib import Path
+
 import numpy as np
 import readers_fixtures as fx
 from test_from_data_declarations import TRUTH, _ps_csv
@@ -8,6 +10,7 @@ from test_from_data_declarations import TRUTH, _ps_csv
 from cases.readers.geodesy import lonlat_to_projected
 from cases.readers.interpolation import LOO_WARNING_FRACTION, interpolate
 from engine.app.make_case import main_from_data
+from engine.caseio import load_case
 
 # confined-1 alternates between two levels 30 m apart from well to well: no well's
 # neighbours tell its head
@@ -74,3 +77,13 @@ def test_the_fraction_is_of_the_measured_range():
     assert result.loo_fraction == result.loo_rmse / 10.0
     flat = interpolate([0.5], [0.0], [0.0, 1.0], [0.0, 0.0], np.ones((2, 3)))
     assert np.isnan(flat.loo_fraction)            # no range: nothing to compare with
+
+
+def test_a_case_without_a_name_is_named_after_its_folder(tmp_path):
+    """Not after the temporary folder it was written in before being renamed."""
+    argv = _argv(tmp_path / "data", erratic=False)
+    params = Path(argv[argv.index("--params") + 1])
+    params.write_text(params.read_text().replace('name = "synthetic-beijing-patch"\n', ""))
+    argv[-1] = str(tmp_path / "my-study")
+    assert main_from_data(argv) == 0
+    assert load_case(tmp_path / "my-study" / "case.toml").name == "my-study"

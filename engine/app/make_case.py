@@ -65,7 +65,8 @@ def run_from_data(args) -> int:
                        insar_unit=tuple(args.insar_unit or (None,)),
                        los_sign=tuple(args.los_sign or (None,)), crs=args.crs,
                        extensometers=args.extensometers, stratigraphy=args.stratigraphy,
-                       params=args.params, freq=args.freq, track_distance=args.track_distance)
+                       params=args.params, freq=args.freq, track_distance=args.track_distance,
+                       name=out.name)   # not the temporary folder's name
         manifest = make_case_from_data(req, warn=_warn_from_data)
     print(f"case written to {out / manifest.name}; summary {out / 'summary.md'}, "
           f"map {out / 'map.png'}")
