@@ -1,14 +1,18 @@
 """Figures of benchmark and what-if results: valid, reproducible PNGs; robust colour
-scales; NaN handling; shape mismatches refused with a message naming the culprit."""
+scales, one per map figure, the truth's panel first; NaN handling; shape mismatches
+refused with a message naming the culprit."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.image as mpimg
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
 from engine.app import plots
-from engine.registry import names
+from engine.registry import make_solver, names
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 RNG = np.random.default_rng(7)
@@ -30,9 +34,9 @@ def _figures():
             marked=np.arange(N) % 3 == 0),
         "map_diverging": lambda p: plots.map_panels(
             p, X, Y, {"lstm - observed": np.where(np.arange(N) < 10, np.nan, OBS + 40)},
-            title="errors", diverging=True, shared_scale=False),
+            title="errors", diverging=True, truth=OBS + 35),
         "series": lambda p: plots.series_panels(
-            p, TIMES, [{"title": f"cell {i}", "observed": TREND + i, "lines": {
+            p, TIMES, [{"title": f"cell {i}", "observed": TREND + i, "truth": TREND + 1, "lines": {
                 "terzaghi": TREND, "lstm": TREND + 2}, "bands": {"lstm": (TREND, TREND + 4)},
                 "mark": np.datetime64("2018-01-01")} for i in range(4)], title="series"),
         "scatter": lambda p: plots.scatter_panels(
@@ -130,6 +134,10 @@ def test_solver_colours_distinct_for_registered_solvers():
     (lambda p: plots.map_panels(p, X, Y, {"a": OBS}, title="t", marked=[True]), "marked"),
     (lambda p: plots.map_panels(p, X, Y, {}, title="t"), "panels is empty"),
     (lambda p: plots.map_panels(p, [], [], {"a": []}, title="t"), "x is empty"),
+    (lambda p: plots.map_panels(p, X, Y, {"a": OBS}, title="t", truth=OBS[:3]),
+     "panel 'the truth'"),
+    (lambda p: plots.series_panels(p, TIMES, [{"title": "c", "truth": TREND[1:]}], title="t"),
+     "panel 0 .* truth"),
     (lambda p: plots.series_panels(p, TIMES, [{"title": "c", "lines": {"gru": TREND[1:]}}],
                                    title="t"), "line 'gru'"),
     (lambda p: plots.series_panels(p, TIMES, [{"title": "c", "bands": {
@@ -147,3 +155,83 @@ def test_mismatched_input_is_refused_naming_it(tmp_path, draw, culprit):
     with pytest.raises(ValueError, match=culprit):
         draw(tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
+
+
+@pytest.fixture
+def kept(monkeypatch):
+    """The figures drawn, kept open (not written) to look inside."""
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    yield figures
+    plt.close("all")
+
+
+def _map_panels(fig) -> list[tuple[str, list]]:
+    """(title, the coloured scatters) of each map panel of ``fig``."""
+    return [(ax.get_title(), [c for c in ax.collections if c.get_array() is not None])
+            for ax in fig.axes if ax.get_xlabel() == "easting (km)"]
+
+
+def test_map_panels_share_one_norm_the_truth_first(kept):
+    """A ten-fold overstatement reads as ten-fold: every panel on the norm of the pooled
+    values, stated under the colour bar; each title gives the panel's own range."""
+    panels = {"small": NOISE, "ten-fold": 10 * NOISE}
+    norm = plots.shared_norm([NOISE, *panels.values()], diverging=True)
+    assert norm.vmin == -norm.vmax
+    assert norm.vmax == plots.colour_limits(np.concatenate([NOISE, *panels.values()]),
+                                            diverging=True)[1]
+    plots.map_panels("m.png", X, Y, panels, title="t", diverging=True, truth=NOISE,
+                     marked=np.arange(N) % 4 == 0)
+    drawn = _map_panels(kept[0])
+    assert [title.split("\n")[0] for title, _ in drawn] == [plots.TRUTH, "small", "ten-fold"]
+    for _, scatters in drawn:
+        assert len(scatters) == 2          # plain and outlined cells, on the one norm
+        assert all((c.norm.vmin, c.norm.vmax) == (norm.vmin, norm.vmax) for c in scatters)
+    own = plots.colour_limits(10 * NOISE, diverging=True)[1]
+    assert f"its own: ±{own:.3g}" in drawn[2][0]
+    bar = kept[0].axes[-1].get_ylabel()
+    assert f"one scale: ±{norm.vmax:.3g}" in bar and "percentile 98 of |values|" in bar
+
+
+def test_fixed_limits_replace_the_shared_scale(kept):
+    plots.map_panels("m.png", X, Y, {"a": np.sign(NOISE), "b": np.zeros(N)}, title="t",
+                     diverging=True, limits=(-1.0, 1.0), label="classes")
+    for title, scatters in _map_panels(kept[0]):
+        assert (scatters[0].norm.vmin, scatters[0].norm.vmax) == (-1.0, 1.0)
+        assert "its own" not in title
+    assert kept[0].axes[-1].get_ylabel() == "classes"
+
+
+def test_series_draw_the_truth_dashed_first_in_the_legend(kept):
+    plots.series_panels("s.png", TIMES, [{"title": "c", "truth": TREND,
+                                          "lines": {"lstm": TREND + 2}}], title="t")
+    fig = kept[0]
+    truth = [line for line in fig.axes[0].lines if line.get_linestyle() == "--"]
+    assert len(truth) == 1 and np.array_equal(truth[0].get_ydata(), TREND)
+    assert [t.get_text() for t in fig.legends[0].get_texts()][0] == plots.TRUTH
+
+
+def test_bench_maps_put_the_twin_truth_first_on_one_scale(tmp_path, kept):
+    """On a twin the truth's panel (engine.app.truth, noise-free, at the map's time)
+    stands first in the maps and the error maps, on the same scale as the solvers'."""
+    from cases.synthetic import synthetic_case
+    from engine.app import truth
+    from engine.app.bench.figures import MM, displacement_maps
+    from engine.caseio import load_case, write_case
+    from tests.test_truth import write_truth
+
+    made = write_case(synthetic_case(n_cells=24, n_months=24, seed=3), tmp_path / "case")
+    assert truth.true_displacement(load_case(made)) is None      # not a twin
+    write_truth(made, load_case(made))
+    case = load_case(made)
+    true = truth.true_displacement(case) * MM
+    sim = {"terzaghi": make_solver("terzaghi").predict(case).displacement * MM}
+    t_last = 20
+    captions = [c for c, _ in displacement_maps(tmp_path, case, sim, t_last, None, true)]
+    assert all("the noise-free truth first" in c for c in captions)
+    observed = case.observations.displacement[:, t_last] * MM
+    for fig, expected in zip(kept, (true[:, t_last], true[:, t_last] - observed)):
+        drawn = _map_panels(fig)
+        assert drawn[0][0].startswith(plots.TRUTH)
+        np.testing.assert_allclose(drawn[0][1][0].get_array(), expected)
+        assert len({(c.norm.vmin, c.norm.vmax) for _, cs in drawn for c in cs}) == 1

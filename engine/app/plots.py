@@ -12,7 +12,12 @@ the registered solvers (``engine.registry.names()``) distinct colours of a fixed
 20-colour palette in the sorted order of their names; any other name (e.g.
 ``residual:terzaghi+gru``) takes the palette entry picked by the CRC-32 of the
 name, so it is stable across figures and runs but may share a colour with another.
-Observations are black.
+Observations are black dots; a twin's noise-free truth is a black dashed line in series
+and the first panel of a map figure.
+
+Maps that compare: all panels of one figure share one colour scale (:func:`shared_norm`),
+stated under the colour bar, and each panel's title gives its own robust range, so that
+a ten-fold overstatement reads as ten-fold and a small panel beside it still reads.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ ROBUST_PERCENTILES = (2.0, 98.0)
 HEXBIN_ABOVE = 5000
 OBSERVED_COLOUR = "black"
 MISSING_COLOUR = "0.8"
+#: The title (maps) and legend label (series) of a twin's noise-free truth.
+TRUTH = "the truth"
+TRUTH_COLOUR = "black"
 
 _PALETTE = ([to_hex(c) for c in plt.get_cmap("tab10").colors]
             + [to_hex(plt.get_cmap("tab20b").colors[i]) for i in (0, 4, 8, 12, 16,
@@ -87,6 +95,30 @@ def colour_limits(values, diverging: bool = False) -> tuple[float, float]:
     if low == high:
         low, high = low - 0.5, high + 0.5
     return low, high
+
+
+def shared_norm(panels, diverging: bool = False) -> Normalize:
+    """One colour scale for all ``panels`` (a dict or sequence of arrays): the
+    :func:`colour_limits` of their values pooled, so that panels of one figure compare."""
+    arrays = panels.values() if isinstance(panels, dict) else panels
+    pooled = np.concatenate([np.ravel(np.asarray(v, dtype=np.float64)) for v in arrays])
+    return Normalize(*colour_limits(pooled, diverging))
+
+
+def _number(value: float) -> str:
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _scale_text(norm: Normalize, diverging: bool) -> str:
+    if diverging:
+        return f"±{_number(norm.vmax)}"
+    return f"{_number(norm.vmin)} to {_number(norm.vmax)}"
+
+
+def _robust_text(diverging: bool) -> str:
+    low_q, high_q = ROBUST_PERCENTILES
+    return (f"percentile {high_q:g} of |values|" if diverging
+            else f"percentiles {low_q:g} and {high_q:g}")
 
 
 # -- shared helpers --------------------------------------------------------------------
@@ -156,19 +188,24 @@ def _date_axis(ax) -> None:
 # -- maps ------------------------------------------------------------------------------
 
 def map_panels(path, x, y, panels: dict, *, title: str, label: str = "mm",
-               diverging: bool = False, marked=None, shared_scale: bool = True,
-               marked_label: str = "test cells") -> Path:
+               diverging: bool = False, marked=None, marked_label: str = "test cells",
+               truth=None, truth_title: str = TRUTH, limits=None) -> Path:
     """One scatter map per entry of ``panels`` (name -> values [N], NaN drawn grey).
 
-    x, y: [N] projected metres (axes in km). Colour limits from :func:`colour_limits`
-    over all panels (``shared_scale``, one colour bar) or per panel; values beyond them
-    take the end colours. ``diverging``: symmetric about 0, red-blue colour map (blue =
-    up). ``marked`` [N] bool: those cells outlined in black (legend: ``marked_label``).
+    x, y: [N] projected metres (axes in km). ``truth`` [N]: a twin's noise-free values,
+    drawn first under ``truth_title``. Every panel is on one colour scale: ``limits``
+    (vmin, vmax) when given (e.g. classes), else :func:`shared_norm` over all panels,
+    stated under the colour bar; then each panel's title also gives its own robust range.
+    Values beyond the scale take the end colours. ``diverging``: symmetric about 0,
+    red-blue colour map (blue = up). ``marked`` [N] bool: those cells outlined in black
+    (legend: ``marked_label``).
     """
-    _not_empty(panels, "map_panels: panels")
     x = _array(x, "map_panels: x", 1)
     _not_empty(x, "map_panels: x")
     y = _length(y, "map_panels: y", len(x), "x")
+    if truth is not None:
+        panels = {truth_title: truth, **panels}
+    _not_empty(panels, "map_panels: panels")
     values = {name: _length(v, f"map_panels: panel {name!r}", len(x), "x")
               for name, v in panels.items()}
     if marked is not None:
@@ -179,9 +216,13 @@ def map_panels(path, x, y, panels: dict, *, title: str, label: str = "mm",
     cmap = "RdBu" if diverging else "viridis"
     size = float(np.clip(2.0e4 / len(x), 1.0, 30.0))   # points readable from 100 to 1e5 cells
     fig, axes = _grid(len(values), 4, (4.4, 3.9))
-    shared = colour_limits(np.concatenate(list(values.values())), diverging)
+    if limits is None:
+        norm = shared_norm(values, diverging)
+        label = (f"{label}\none scale: {_scale_text(norm, diverging)}\n"
+                 f"({_robust_text(diverging)}, all panels)")
+    else:
+        norm = Normalize(*limits)
     for ax, (name, v) in zip(axes, values.items()):
-        norm = Normalize(*(shared if shared_scale else colour_limits(v, diverging)))
         missing = ~np.isfinite(v)
         ax.scatter(x[missing] / KM, y[missing] / KM, s=size, c=MISSING_COLOUR, lw=0)
         plain = ~missing if marked is None else ~missing & ~marked
@@ -193,14 +234,14 @@ def map_panels(path, x, y, panels: dict, *, title: str, label: str = "mm",
             ax.scatter(x[out] / KM, y[out] / KM, c=v[out], s=2.5 * size, cmap=cmap,
                        norm=norm, edgecolors="black", linewidths=0.3)
         ax.set_aspect("equal")
-        ax.set_title(name, fontsize=9)
+        own = ""
+        if limits is None and len(values) > 1:
+            own = f"\nits own: {_scale_text(Normalize(*colour_limits(v, diverging)), diverging)}"
+        ax.set_title(name + own, fontsize=9)
         ax.set_xlabel("easting (km)")
         ax.set_ylabel("northing (km)")
         ax.tick_params(labelsize=7)
-        if not shared_scale:
-            fig.colorbar(art, ax=ax, label=label, extend="both", shrink=0.85)
-    if shared_scale:
-        fig.colorbar(art, ax=list(axes), label=label, extend="both", shrink=0.85)
+    fig.colorbar(art, ax=list(axes), label=label, extend="both", shrink=0.85)
     handles = []
     if marked is not None and marked.any():
         handles.append(Line2D([], [], ls="", marker="o", mfc="white", mec="black",
@@ -232,6 +273,10 @@ def series_panels(path, times, panels: list, *, title: str, ylabel: str = "mm") 
     legend = {}
     for i, (ax, panel) in enumerate(zip(axes, panels)):
         where = f"series_panels: panel {i} ({panel.get('title', '')!r})"
+        if panel.get("truth") is not None:
+            truth = _length(panel["truth"], f"{where} truth", n, "times")
+            legend.setdefault(TRUTH, ax.plot(times, truth, color=TRUTH_COLOUR, ls="--",
+                                             lw=1.1, zorder=3)[0])
         for label, (low, high) in panel.get("bands", {}).items():
             low = _length(low, f"{where} band {label!r} low", n, "times")
             high = _length(high, f"{where} band {label!r} high", n, "times")

@@ -34,6 +34,10 @@ What is compared
   the cells with their relative errors, the per-cell RMSE of the ensemble-mean effect,
   and the 5-95 % band's coverage (fraction of cells whose true effect lies inside it)
   and mean width.
+
+Figures (drawn after every solver predicted, like the scores): the bench's maps and
+series put the noise-free true displacement first (:func:`true_displacement`), the
+what-if's the true effect.
 """
 
 from __future__ import annotations
@@ -95,6 +99,14 @@ def read_world(path: Path, case) -> World:
         order = _cell_order(f, case)
         return World(name, f[name]["displacement"][...][order],
                      f[name]["compaction"][...][:, order])
+
+
+def true_displacement(case) -> np.ndarray | None:
+    """[N, T] m: the noise-free true displacement on ``case``'s cells and times (from
+    the first case time), None unless ``case`` was read from a manifest with a truth
+    beside it."""
+    path = truth_path(case.source) if case.source else None
+    return None if path is None else read_world(path, case).displacement
 
 
 def true_parameters(path: Path, case) -> dict:

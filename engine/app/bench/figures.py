@@ -5,6 +5,9 @@ maps of cumulative displacement and of its error at the last observed month, ser
 up to four test cells and at the extensometer with most compaction, sim-vs-obs scatter,
 observed-vs-simulated rate-zone confusion, prediction-horizon curves, RMSE per zone,
 the lag-time map of the case, and the attention weights of the attention networks.
+Every panel of a map figure is on one colour scale (``plots.map_panels``); on a twin the
+noise-free truth (``engine.app.truth``, read once every solver has predicted) is the
+first panel of the maps and a line of the series.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from engine.app import plots
+from engine.app import truth as t
 from engine.app.bench.claims import DAYS_PER_MONTH
 from engine.app.bench.metrics import value
 from engine.evaluate import DAYS_PER_YEAR, ZONE_LIMITS, ZONES, linear_rate, subsidence_zone
@@ -88,6 +92,34 @@ def _extensometer_panels(case, runs):
     return site, panels
 
 
+def displacement_maps(folder: Path, case, sim: dict, t_last: int, marked,
+                      true=None) -> list[tuple[str, Path]]:
+    """(caption, path) of the maps of cumulative displacement and of its error
+    (simulated - observed) at time index ``t_last``; ``sim``: solver -> [N, T] mm.
+    ``true`` [N, T] mm: a twin's noise-free truth, the first panel of both (its error is
+    the observation noise, the floor of every solver's)."""
+    observed = case.observations.displacement[:, t_last] * MM
+    when = str(case.times[t_last])
+    at = None if true is None else true[:, t_last]
+    first = "the noise-free truth first, " if true is not None else ""
+    x, y = case.cells.x, case.cells.y
+    return [
+        (f"Cumulative displacement at {when} (mm, up positive; {first}one colour scale; "
+         "outlined: test cells)",
+         plots.map_panels(folder / "maps.png", x, y,
+                          {"observed": observed, **{n: s[:, t_last] for n, s in sim.items()}},
+                          title=f"Cumulative displacement since {case.times[0]} at {when}",
+                          marked=marked, truth=at)),
+        (f"Error (simulated - observed) at {when} (mm; {first}one colour scale)",
+         plots.map_panels(folder / "errors.png", x, y,
+                          {n: s[:, t_last] - observed for n, s in sim.items()},
+                          title=f"Error at {when} (mm; > 0: too little subsidence)",
+                          diverging=True, marked=marked,
+                          truth=None if at is None else at - observed,
+                          truth_title=f"{plots.TRUTH} (its error: the noise)")),
+    ]
+
+
 def attention_weights(out: Path, case, split, runs) -> dict:
     """solver -> [T, W] attention weights averaged over the first test cells."""
     from engine.app.bench.runner import folder_name
@@ -121,29 +153,22 @@ def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
     marked = np.zeros(case.n_cells, dtype=bool)
     marked[test_cells] = True
     x, y = case.cells.x, case.cells.y
-    when = str(case.times[t_last])
     sim = {name: result.displacement * MM for name, (result, _) in runs.items()}
     drawn = []
 
     def add(caption, path):
         drawn.append((caption, path))
 
-    add(f"Cumulative displacement at {when} (mm, up positive; outlined: test cells)",
-        plots.map_panels(folder / "maps.png", x, y,
-                         {"observed": observed[:, t_last] * MM,
-                          **{n: s[:, t_last] for n, s in sim.items()}},
-                         title=f"Cumulative displacement since {case.times[0]} at {when}",
-                         marked=marked))
-    add(f"Error (simulated - observed) at {when} (mm)",
-        plots.map_panels(folder / "errors.png", x, y,
-                         {n: s[:, t_last] - observed[:, t_last] * MM for n, s in sim.items()},
-                         title=f"Error at {when} (mm; > 0: too little subsidence)",
-                         diverging=True, marked=marked))
+    # every solver has predicted: the figures may now show a twin's hidden truth
+    true = t.true_displacement(case)
+    true = None if true is None else true * MM
+    drawn += displacement_maps(folder, case, sim, t_last, marked, true)
     mark = (np.datetime64(split.train_until, "D") if split.train_until else None)
     shown = shown_cells(observed, test_cells, t_last)
     add(f"Time series at {len(shown)} test cell{'s' if len(shown) > 1 else ''}",
         plots.series_panels(folder / "series.png", case.times, [
             {"title": f"{case.cells.ids[c]} (test)", "observed": observed[c] * MM,
+             "truth": None if true is None else true[c],
              "lines": {n: s[c] for n, s in sim.items()}, "mark": mark}
             for c in shown],
             title="Cumulative displacement at test cells", ylabel="mm (up positive)"))
@@ -180,12 +205,14 @@ def bench_figures(out: Path, case, split, runs: dict, table, horizons: dict,
                                  threshold=threshold, skill=skill,
                                  title="Prediction horizon (test)"))
     lag = lag_times(case) / DAYS_PER_MONTH
-    add("Interbed lag time per aquifer (months, case prior)",
-        plots.map_panels(folder / "lag_time.png", x, y,
-                         {name: lag[a] for a, name in enumerate(case.aquifer_names)
-                          if np.any(lag[a] > 0)},
-                         title="Lag time tau = (b_equiv/2)² Sskv / Kv", label="months",
-                         shared_scale=False))
+    # log10: the aquifers' lag times differ ten-fold, and one scale must show them all
+    with np.errstate(divide="ignore"):
+        add("Interbed lag time per aquifer (log10 months, case prior, one colour scale)",
+            plots.map_panels(folder / "lag_time.png", x, y,
+                             {name: np.log10(lag[a]) for a, name in enumerate(case.aquifer_names)
+                              if np.any(lag[a] > 0)},
+                             title="Lag time tau = (b_equiv/2)² Sskv / Kv",
+                             label="log10 lag time (months)"))
     weights = attention_weights(out, case, split, runs)
     if weights:
         add("Attention weights over lags (mean over test cells)",
@@ -201,14 +228,12 @@ def calibration_figures(folder: Path, case, models: dict, truth) -> list[tuple[s
     the prior (the case's own), each posterior mean, on one colour scale per figure; and
     each calibration's compaction at the extensometer site with most compaction, prior
     and posterior members' 5-95 % band, the observations (and the truth)."""
-    from engine.app import truth as t
-
     if not models:
         return []
     drawn = []
     x, y = case.cells.x, case.cells.y
-    maps = {"the truth": t.true_parameters(truth, case)} if truth is not None else {}
-    maps["prior (the case)"] = t.model_parameters(case)
+    true = t.true_parameters(truth, case) if truth is not None else None
+    maps = {"prior (the case)": t.model_parameters(case)}
     maps.update({f"{name}: posterior mean": t.model_parameters(t.estimated_case(s, case))
                  for name, s in models.items()})
     for q, label, scale in (("lag_time", "log10 lag time (months)", DAYS_PER_MONTH),
@@ -220,7 +245,9 @@ def calibration_figures(folder: Path, case, models: dict, truth) -> list[tuple[s
             path = folder / f"{q.replace('_', '-')}-{aquifer}.png"
             drawn.append((f"{label}, {aquifer}: truth, prior and posterior",
                           plots.map_panels(path, x, y, panels, label=label,
-                                           title=f"{aquifer}: {label}")))
+                                           title=f"{aquifer}: {label}",
+                                           truth=None if true is None
+                                           else np.log10(true[q][a] / scale))))
     world = t.read_world(truth, case) if truth is not None else None
     for name, solver in models.items():
         panels = _calibration_band_panels(case, t.calibration_of(solver), world)
@@ -267,14 +294,13 @@ def _calibration_band_panels(case, calibration, world):
         observed[t_index[keep]] = ext["compaction"][pick][keep] * MM
         observed -= observed[start]
         lines, bands = {}, {}
-        if world is not None:
-            lines["the truth"] = _since(world.compaction[a, cell] * MM, start)
         for label, values in runs.items():
             members = _since(values[a], start)
             lines[f"{label} mean"] = members.mean(axis=0)
             bands[f"{label} mean"] = tuple(np.percentile(members, (5.0, 95.0), axis=0))
         panels.append({"title": f"{site}: {aquifer}", "observed": observed, "lines": lines,
-                       "bands": bands})
+                       "bands": bands, "truth": None if world is None
+                       else _since(world.compaction[a, cell] * MM, start)})
     return site, panels
 
 

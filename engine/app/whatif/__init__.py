@@ -94,8 +94,8 @@ figures/: difference-map.png (the truth's panel first on a twin) and band-width-
 (twins: where the true effect lies below, inside or above each band),
 series-<solver>.png (baseline and scenario, each with its 5-95 % band, and the
 observations) and difference-series-<solver>.png (the
-difference with its band) at the 3 cells of most baseline subsidence and at an
-extensometer site, the scenario start marked.
+difference with its band; on a twin the true effect, dashed) at the 3 cells of most
+baseline subsidence and at an extensometer site, the scenario start marked.
 """
 
 from __future__ import annotations

@@ -34,8 +34,9 @@ def series_cells(outcomes, baseline) -> list[tuple[int, str]]:
 
 
 def write_figures(folder: Path, outcomes, baseline, cases, truth=None) -> None:
-    """The figures; ``truth`` [N, T] (m): a twin's true effect, drawn first and scored
-    against each band (band-coverage-map.png)."""
+    """The figures; ``truth`` [N, T] (m): a twin's true effect, the first panel of the
+    difference map, a line of the difference series, and scored against each band
+    (band-coverage-map.png). The panels of a map figure share one colour scale."""
     from engine.app import plots
 
     x, y = baseline.cells.x, baseline.cells.y
@@ -45,29 +46,29 @@ def write_figures(folder: Path, outcomes, baseline, cases, truth=None) -> None:
     until = str(baseline.times[-1])[:7]
     differences = {o.solver: (o.scenario[:, :, -1] - o.baseline[:, :, -1]) * 1e3
                    for o in outcomes}
-    true = {} if truth is None else {"the twin's truth": truth[:, -1] * 1e3}
-    # one colour scale per figure, so that a solver's effect reads against the truth's
+    effect = None if truth is None else truth * 1e3
     plots.map_panels(folder / "difference-map.png", x, y,
-                     {**true, **{f"{s}: ensemble mean": d.mean(axis=0)
-                                 for s, d in differences.items()}},
+                     {f"{s}: ensemble mean": d.mean(axis=0) for s, d in differences.items()},
                      title=f"{cases.scenario_name} - {cases.baseline_name}\nat {until} "
                            "(mm, + = less subsidence)",
-                     diverging=True, marked=marked, marked_label="time-series cells")
+                     diverging=True, marked=marked, marked_label="time-series cells",
+                     truth=None if effect is None else effect[:, -1],
+                     truth_title=f"{plots.TRUTH}'s effect")
     bands = {s: np.percentile(d, BAND, axis=0) for s, d in differences.items()}
     plots.map_panels(folder / "band-width-map.png", x, y,
                      {f"{s}: {BAND[0]:g}-{BAND[1]:g} % width": high - low
                       for s, (low, high) in bands.items()},
                      title=f"{BAND[0]:g}-{BAND[1]:g} % band width of the difference\nat "
                            f"{until} (mm)", marked=marked, marked_label="time-series cells")
-    if truth is not None:
-        effect = truth[:, -1] * 1e3
+    if effect is not None:
+        at = effect[:, -1]
         plots.map_panels(folder / "band-coverage-map.png", x, y,
-                         {f"{s}: {np.mean((effect >= low) & (effect <= high)):.0%} inside":
-                          np.sign(effect - np.clip(effect, low, high))
+                         {f"{s}: {np.mean((at >= low) & (at <= high)):.0%} inside":
+                          np.sign(at - np.clip(at, low, high))
                           for s, (low, high) in bands.items()},
                          title=f"The true effect against each {BAND[0]:g}-{BAND[1]:g} % "
                                f"band at {until}\n(-1 below the band, 0 inside, +1 above)",
-                         label="truth vs band", diverging=True)
+                         label="truth vs band", diverging=True, limits=(-1.0, 1.0))
     observed = baseline.observations.displacement
     for o in outcomes:
         runs = {"baseline": o.baseline * 1e3, "scenario": o.scenario * 1e3,
@@ -77,6 +78,8 @@ def write_figures(folder: Path, outcomes, baseline, cases, truth=None) -> None:
             return {"title": f"{baseline.cells.ids[cell]} ({why})",
                     "observed": (observed[cell] * 1e3 if observed is not None
                                  and "baseline" in labels else None),
+                    "truth": (effect[cell] if effect is not None
+                              and "scenario - baseline" in labels else None),
                     "lines": {k: runs[k][:, cell].mean(axis=0) for k in labels},
                     "bands": {k: tuple(np.percentile(runs[k][:, cell], BAND, axis=0))
                               for k in labels},
