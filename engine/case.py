@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from engine.errors import InputError
+
 STORAGE_KINDS = ("specific", "indices")
 
 
@@ -259,6 +261,70 @@ class Case:
     def without_observations(self) -> "Case":
         return replace(self, observations=Observations())
 
+    def window(self, start, end) -> "Case":
+        """The same study area over the case times from ``start`` to ``end`` (ISO dates
+        "YYYY", "YYYY-MM" or "YYYY-MM-DD"; ``end`` includes the whole year, month or day
+        it names), as if it had been set up for that period:
+
+        - the case times before ``start`` join the spin-up (heads included), so the
+          physics still runs the whole stress history and the beds keep their state;
+        - observed displacement (and its east-west part) is rebased to the window's
+          first time, which becomes the reference epoch, as every result starts at 0
+          there: less the cell's value at that time, or, where it was not observed then,
+          the linear interpolation in time of its observations on either side (a cell
+          without one on each side has no usable reference and becomes unobserved);
+        - extensometer and well records outside the window are dropped (extensometer
+          readings are compared as changes since each instrument's first reading).
+
+        Refused (InputError naming the case) when a date is not a date or the window
+        holds fewer than two case times."""
+        source = self.source or f'case "{self.name}"'
+        bounds = []
+        for label, text in (("start", start), ("end", end)):
+            try:
+                day = np.datetime64(str(text))
+            except ValueError:
+                day = np.datetime64("NaT")
+            if np.isnat(day) or np.datetime_data(day.dtype)[0] not in ("Y", "M", "D"):
+                raise InputError(source, f"time window {label}", f'"{text}" is not a date '
+                                 "(YYYY[-MM[-DD]])")
+            bounds.append(day)
+        first = bounds[0].astype("datetime64[D]")
+        after = (bounds[1] + 1).astype("datetime64[D]")      # the end's unit, inclusive
+        keep = (self.times >= first) & (self.times < after)
+        if keep.sum() < 2:
+            raise InputError(source, "time window", f"{start} .. {end} holds "
+                             f"{int(keep.sum())} of the case times ({self.times[0]} .. "
+                             f"{self.times[-1]}); a window needs at least two")
+        i0, i1 = int(np.argmax(keep)), int(len(keep) - np.argmax(keep[::-1]))
+        if i0 == 0:
+            spinup_times = self.spinup_times
+            aquifers = tuple(replace(a, head=a.head[:, :i1]) for a in self.aquifers)
+        else:
+            spinup_times = np.concatenate([self.spinup_times if self.spinup_times is not None
+                                           else self.times[:0], self.times[:i0]])
+            aquifers = tuple(replace(
+                a, head=a.head[:, i0:i1],
+                spinup_head=np.concatenate([a.spinup_head, a.head[:, :i0]], axis=1)
+                if a.spinup_head is not None else a.head[:, :i0]) for a in self.aquifers)
+        obs = self.observations
+        days = self.days
+
+        def rebased(values):
+            return None if values is None else _rebased(values, days, i0)[:, i0:i1]
+
+        def inside(records):
+            if not records:
+                return records
+            when = np.asarray(records["time"]).astype("datetime64[D]")
+            pick = (when >= self.times[i0]) & (when <= self.times[i1 - 1])
+            return {k: np.asarray(v)[pick] for k, v in records.items()}
+
+        observations = Observations(rebased(obs.displacement), inside(obs.extensometers),
+                                    inside(obs.wells), rebased(obs.displacement_east))
+        return replace(self, times=self.times[i0:i1], aquifers=aquifers,
+                       spinup_times=spinup_times, observations=observations)
+
     def spinup_record(self) -> tuple["Case", int]:
         """(the case a physics solver runs, S): with a spin-up, the spin-up and the case
         as one record (times and heads concatenated, no spin-up left) and S its number
@@ -272,6 +338,21 @@ class Case:
                                  spinup_head=None) for a in self.aquifers)
         return (replace(self, times=times, aquifers=aquifers, spinup_times=None,
                         observations=Observations()), len(self.spinup_times))
+
+
+def _rebased(values: np.ndarray, days: np.ndarray, i0: int) -> np.ndarray:
+    """values [N, T] less each row's value at time index ``i0`` (interpolated in time
+    between the row's finite values on either side where it is NaN there; NaN rows where
+    it cannot be)."""
+    values = np.asarray(values, dtype=np.float64)
+    reference = values[:, i0].copy()
+    for n in np.flatnonzero(~np.isfinite(reference)):
+        seen = np.flatnonzero(np.isfinite(values[n]))
+        before, later = seen[seen < i0], seen[seen > i0]
+        if len(before) and len(later):
+            b, a = before[-1], later[0]
+            reference[n] = np.interp(days[i0], days[[b, a]], values[n, [b, a]])
+    return values - reference[:, None]
 
 
 def build_case(name: str, days, aquifers, geostatic: dict | None = None,

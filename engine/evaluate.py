@@ -107,7 +107,7 @@ def subsidence_zone(rate_mm_per_year: np.ndarray, limits=ZONE_LIMITS) -> np.ndar
     return zone
 
 
-def _increments(values: np.ndarray, mask: np.ndarray):
+def increments(values: np.ndarray, mask: np.ndarray):
     """Differences between consecutive masked entries of each row: the increment at t is
     values[t] - values[previous masked time]; the first masked entry of a row has none."""
     t = values.shape[1]
@@ -163,8 +163,8 @@ def _check(result, observed, mask):
 def _series(result, observed, mask):
     """(name, sim, obs, mask) for the cumulative and the increment series."""
     sim = np.asarray(result.displacement, dtype=np.float64)
-    d_sim, _ = _increments(sim, mask)
-    d_obs, d_mask = _increments(observed, mask)
+    d_sim, _ = increments(sim, mask)
+    d_obs, d_mask = increments(observed, mask)
     return (("cumulative", sim, observed, mask), ("increment", d_sim, d_obs, d_mask))
 
 

@@ -16,10 +16,13 @@ Kinds, over a case with N cells and T times:
   the minimum x and y of the cells; the seed shuffles them, and training takes them in
   that order up to the cumulative cell count closest to ``train_fraction`` of the cells
   (the shorter prefix on a tie; at least one block on each side).
+- ``"cells"``: the cells named in ``test_ids`` (ids) test, at all their times; every
+  other cell trains: a protocol's chosen validation points (the seminar's four points
+  of case study 1).
 - ``"none"``: every observation trains; nothing is held out (``split=None`` in fit).
 
-Validation, for early stopping, is carved out of the training part: for "spatial" and
-"both" a seeded ``validation_fraction`` of the training cells (over the training
+Validation, for early stopping, is carved out of the training part: for "spatial",
+"both" and "cells" a seeded ``validation_fraction`` of the training cells (over the training
 times), for "blocks" whole training blocks (the last ones taken, up to the count
 closest to ``validation_fraction`` of the training cells; none when only one block
 trains), so early stopping is not flattered by neighbours, for "temporal" the last
@@ -36,15 +39,17 @@ import numpy as np
 
 from engine.errors import InputError, suggest
 
-KINDS = ("spatial", "temporal", "both", "blocks", "none")
-_CELL_KINDS = ("spatial", "both", "blocks")     # kinds that hold out whole cells
+KINDS = ("spatial", "temporal", "both", "blocks", "cells", "none")
+_CELL_KINDS = ("spatial", "both", "blocks", "cells")     # kinds that hold out whole cells
+_FRACTION_KINDS = ("spatial", "both", "blocks")          # kinds with a train_fraction
 _SOURCE = "split"
 
 
 @dataclass(frozen=True)
 class Split:
     """A seeded split. ``train_until`` is an ISO date "YYYY-MM-DD" (temporal kinds);
-    ``block_size`` the side of a block in metres ("blocks" only)."""
+    ``block_size`` the side of a block in metres ("blocks" only); ``test_ids`` the ids
+    of the test cells ("cells" only)."""
 
     kind: str
     train_fraction: float | None = None
@@ -52,12 +57,13 @@ class Split:
     validation_fraction: float = 0.1
     seed: int = 0
     block_size: float | None = None
+    test_ids: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise InputError(_SOURCE, "kind", f'unknown split kind "{self.kind}"'
                              f"{suggest(self.kind, KINDS)}; kinds: {', '.join(KINDS)}")
-        spatial = self.kind in _CELL_KINDS
+        spatial = self.kind in _FRACTION_KINDS
         temporal = self.kind in ("temporal", "both")
         if spatial != (self.train_fraction is not None):
             raise InputError(_SOURCE, "train_fraction", f"a {self.kind} split "
@@ -80,6 +86,17 @@ class Split:
         if blocks and not (np.isfinite(self.block_size) and self.block_size > 0):
             raise InputError(_SOURCE, "block_size", f"{self.block_size} is not a positive "
                              "number of metres")
+        listed = self.kind == "cells"
+        if listed != (self.test_ids is not None):
+            raise InputError(_SOURCE, "test_ids", f"a {self.kind} split "
+                             f"{'needs' if listed else 'takes no'} test_ids "
+                             f"(got {self.test_ids})")
+        if listed:
+            ids = tuple(str(c) for c in self.test_ids)
+            if not ids or len(set(ids)) != len(ids):
+                raise InputError(_SOURCE, "test_ids", f"{list(ids)}: give one or more "
+                                 "distinct cell ids")
+            object.__setattr__(self, "test_ids", ids)
         if not 0.0 <= self.validation_fraction < 1.0:
             raise InputError(_SOURCE, "validation_fraction",
                              f"{self.validation_fraction} is not in [0, 1)")
@@ -88,7 +105,8 @@ class Split:
     def parse(cls, text: str, case=None, seed: int = 0,
               validation_fraction: float = 0.1) -> "Split":
         """``"spatial:0.7"``, ``"temporal:2015-01"``, ``"both:0.7:2015-01"``,
-        ``"blocks:0.7:10000"`` (fraction, block side in metres) or ``"none"``.
+        ``"blocks:0.7:10000"`` (fraction, block side in metres), ``"cells:ID+ID+..."``
+        (the test cells' ids) or ``"none"``.
 
         A date may be "YYYY", "YYYY-MM" or "YYYY-MM-DD" and means the first day it
         names ("2015-01" is 2015-01-01). With ``case`` the split is also checked
@@ -96,16 +114,16 @@ class Split:
         """
         parts = text.strip().split(":")
         kind, args = parts[0], parts[1:]
-        expected = {"spatial": 1, "temporal": 1, "both": 2, "blocks": 2, "none": 0}
+        expected = {"spatial": 1, "temporal": 1, "both": 2, "blocks": 2, "cells": 1, "none": 0}
         if kind not in expected:
             raise InputError(_SOURCE, "kind", f'unknown split "{text}"{suggest(kind, KINDS)}; '
                              'use "spatial:0.7", "temporal:2015-01", "both:0.7:2015-01", '
-                             '"blocks:0.7:10000" or "none"')
+                             '"blocks:0.7:10000", "cells:ID+ID" or "none"')
         if len(args) != expected[kind]:
             raise InputError(_SOURCE, kind, f'"{text}" needs {expected[kind]} value(s) '
                              f"after \"{kind}\", got {len(args)}")
-        fraction = until = size = None
-        if kind in _CELL_KINDS:
+        fraction = until = size = listed = None
+        if kind in _FRACTION_KINDS:
             try:
                 fraction = float(args[0])
             except ValueError:
@@ -119,17 +137,22 @@ class Split:
             except ValueError:
                 raise InputError(_SOURCE, "block_size",
                                  f'"{args[1]}" in "{text}" is not a number of metres') from None
-        split = cls(kind, fraction, until, validation_fraction, seed, size)
+        if kind == "cells":
+            listed = tuple(args[0].split("+"))
+        split = cls(kind, fraction, until, validation_fraction, seed, size, listed)
         if case is not None:
             split.check(case)
         return split
 
     def to_dict(self) -> dict:
         d = asdict(self)
-        if d["block_size"] is None:
-            # the dict of every other kind stays as before blocks existed, so a bench
-            # folder written then still matches its plan and resumes
-            del d["block_size"]
+        # the dict of every other kind stays as before blocks and listed cells existed,
+        # so a bench folder written then still matches its plan and resumes
+        for key in ("block_size", "test_ids"):
+            if d[key] is None:
+                del d[key]
+        if "test_ids" in d:
+            d["test_ids"] = list(d["test_ids"])
         return d
 
     @classmethod
@@ -152,6 +175,16 @@ class Split:
             if case.n_cells < 2:
                 raise InputError(_SOURCE, "train_fraction", f"a {self.kind} split needs "
                                  f"at least 2 cells; case {case.name} has {case.n_cells}")
+        if self.kind == "cells":
+            known = set(np.asarray(case.cells.ids).astype(str))
+            missing = [c for c in self.test_ids if c not in known]
+            if missing:
+                raise InputError(_SOURCE, "test_ids", f'cell "{missing[0]}" is not a '
+                                 f"cell of case {case.name}")
+            if len(self.test_ids) >= case.n_cells:
+                raise InputError(_SOURCE, "test_ids", f"{len(self.test_ids)} test "
+                                 f"cells leave none of the {case.n_cells} of case "
+                                 f"{case.name} to train")
         if self.kind == "blocks":
             n_blocks = len(_block_counts(case, self.block_size)[1])
             if n_blocks < 2:
@@ -189,6 +222,8 @@ class Split:
             return everything, everything[:0], everything[:0]
         if self.kind == "blocks":
             return self._block_parts(case)
+        if self.kind == "cells":
+            return self._listed_parts(case)
         order = np.random.default_rng(self.seed).permutation(n)
         n_train = min(max(int(round(self.train_fraction * n)), 1), n - 1)
         n_validation = _part_size(n_train, self.validation_fraction)
@@ -196,6 +231,17 @@ class Split:
         validation = np.sort(order[n_train - n_validation:n_train])
         test = np.sort(order[n_train:])
         return fit, validation, test
+
+    def _listed_parts(self, case):
+        # checked here too: a split read back from a dict meets its case here
+        self.check(case)
+        ids = np.asarray(case.cells.ids).astype(str)
+        test = np.flatnonzero(np.isin(ids, self.test_ids))
+        train = np.flatnonzero(~np.isin(ids, self.test_ids))
+        order = train[np.random.default_rng(self.seed).permutation(len(train))]
+        n_validation = _part_size(len(train), self.validation_fraction)
+        return (np.sort(order[:len(train) - n_validation]),
+                np.sort(order[len(train) - n_validation:]), test)
 
     def _block_parts(self, case):
         # a split built without a case (from a stored dict) meets the case here: one

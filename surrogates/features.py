@@ -7,7 +7,8 @@ never from its observations, per aquifer system (the aquifers in case order):
 ``head_change``          m, h(t) - h(t0): the head change since the first time
 ``head_step``            m, h(t) - h(t-1): the change over one step (0 at t0)
 ``lagged_head_change``   m, h(t - tau) - h(t0): the head change the interbeds have felt
-                         after their lag time tau (see ``lag_times``)
+                         after their lag time tau (see ``lag_times``); before the first
+                         time from the case's spin-up heads where it has them
 ``stress_load``          kN/m, H * dsigma'(t) with dsigma' = -gamma_w (h(t) - h(t-1)):
                          the compaction driver of the effective-stress principle, H the
                          aquifer's compressible thickness
@@ -18,6 +19,10 @@ never from its observations, per aquifer system (the aquifers in case order):
 and, supplied by the caller rather than the case (``extra``):
 
 ``baseline``             m, a physics solver's displacement (residual models)
+
+A feature is computed for every aquifer unless its name selects some: ``name@A+B``
+takes aquifers A and B only (case aquifer names, e.g. ``head_change@confined-1+confined-2``,
+the inputs of a study that uses some aquifers only).
 
 A ``FeatureSet`` fits its normalisation on the training entries only (a mask over
 [cells, times]); changes (``*_change``, ``head_step``, ``stress_load``, ``baseline``)
@@ -141,6 +146,18 @@ def prior_modulus(case) -> np.ndarray:
     return GAMMA_W * thickness / weighted
 
 
+def _lagged_head(case, aquifer, a: int) -> np.ndarray:
+    """[N, T] m: the head at t - tau, read from the spin-up heads where t - tau is before
+    the first case time (and the case has them)."""
+    lag = lag_times(case)[a]
+    if aquifer.spinup_head is None:
+        return lagged(aquifer.head, case.days, lag)
+    times = np.concatenate([case.spinup_times, case.times])
+    days = (times - times[0]).astype("timedelta64[D]").astype(np.float64)
+    record = np.concatenate([aquifer.spinup_head, aquifer.head], axis=1)
+    return lagged(record, days, lag)[:, -case.n_times:]
+
+
 def raw_feature(case, name: str, a: int, extra=None) -> np.ndarray:
     """One channel at every cell of ``case``, [N, T] float64, in physical units (see the
     module docstring); ``extra`` features are [N, T] arrays over the same cells."""
@@ -162,7 +179,7 @@ def raw_feature(case, name: str, a: int, extra=None) -> np.ndarray:
     if name == "head_change":
         return head - head[:, :1]
     if name == "lagged_head_change":
-        return lagged(head, case.days, lag_times(case)[a]) - head[:, :1]
+        return _lagged_head(case, aquifer, a) - head[:, :1]
     step = np.diff(head, axis=1, prepend=head[:, :1])
     if name == "head_step":
         return step
@@ -170,24 +187,53 @@ def raw_feature(case, name: str, a: int, extra=None) -> np.ndarray:
     return -GAMMA_W * step * thickness[:, None]
 
 
+def _parse(name: str) -> tuple[str, tuple[str, ...] | None]:
+    """(feature, the aquifer names it selects or None for all) of ``name@A+B``."""
+    feature, at, chosen = name.partition("@")
+    if feature not in KNOWN:
+        raise InputError("features", name, f"unknown feature; known: {', '.join(KNOWN)}")
+    if not at:
+        return feature, None
+    aquifers = tuple(chosen.split("+"))
+    if feature in EXTRA or not all(aquifers) or len(set(aquifers)) != len(aquifers):
+        raise InputError("features", name, "@ takes distinct aquifer names joined by +, "
+                         f"after a feature of the case ({', '.join(DYNAMIC + STATIC)})")
+    return feature, aquifers
+
+
 class FeatureSet:
-    """Named features per aquifer (``names`` x aquifers channels, in that order) and
-    their normalisation, fitted on training entries only."""
+    """Named features per aquifer (``names`` x their aquifers channels, in that order)
+    and their normalisation, fitted on training entries only."""
 
     def __init__(self, names, aquifers=None, center=None, scale=None):
-        unknown = [f for f in names if f not in KNOWN]
-        if unknown:
-            raise InputError("features", unknown[0], f"unknown feature; known: {', '.join(KNOWN)}")
+        self.parsed = [_parse(f) for f in names]
         self.names = list(names)
         self.aquifers = None if aquifers is None else list(aquifers)
         self.center = None if center is None else np.asarray(center, dtype=np.float64)
         self.scale = None if scale is None else np.asarray(scale, dtype=np.float64)
 
+    def selected(self, aquifer_names) -> list[tuple[str, list[int]]]:
+        """(feature, the indices of its aquifers among ``aquifer_names``) per name; an
+        aquifer a name selects that is not among them is refused."""
+        out = []
+        for (feature, chosen), name in zip(self.parsed, self.names):
+            if feature in EXTRA:
+                out.append((feature, [0]))
+                continue
+            missing = [aq for aq in chosen or () if aq not in aquifer_names]
+            if missing:
+                raise InputError("features", name, f'"{missing[0]}" is not an aquifer of '
+                                 f"the case; aquifers: {', '.join(aquifer_names)}")
+            out.append((feature, [list(aquifer_names).index(aq) for aq in chosen]
+                        if chosen else list(range(len(aquifer_names)))))
+        return out
+
     def channels(self) -> list[str]:
         """Channel labels, "feature[aquifer]" (one "baseline" channel, it has no aquifer)."""
         out = []
-        for name in self.names:
-            out += [name] if name in EXTRA else [f"{name}[{aq}]" for aq in self.aquifers]
+        for feature, indices in self.selected(self.aquifers):
+            out += [feature] if feature in EXTRA else [f"{feature}[{self.aquifers[a]}]"
+                                                       for a in indices]
         return out
 
     @property
@@ -198,9 +244,9 @@ class FeatureSet:
         """Each channel at ``cells``, [n, T] float64: the features of the case cut to them."""
         part = case.without_observations().take_cells(cells)
         part_extra = None if extra is None else {k: np.asarray(v)[cells] for k, v in extra.items()}
-        for name in self.names:
-            for a in ([0] if name in EXTRA else range(len(case.aquifers))):
-                yield raw_feature(part, name, a, part_extra)
+        for feature, indices in self.selected(case.aquifer_names):
+            for a in indices:
+                yield raw_feature(part, feature, a, part_extra)
 
     def fit(self, case, mask: np.ndarray, extra=None) -> "FeatureSet":
         """Fit the normalisation on the entries where ``mask`` [N, T] is True."""

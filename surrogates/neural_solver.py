@@ -78,6 +78,7 @@ class NeuralSolver(Solver):
         super().__init__(**options)
         self.config = configuration(type(self), self.options["preset"], options)
         self.options = dict(self.config)
+        FeatureSet(self.config["features"].split(","))   # an unknown feature fails here
         check_device(self.config["device"])
         self.model = None
         self.features = None

@@ -10,7 +10,7 @@ from engine.errors import InputError
 from engine.split import Split
 
 CASE = conformance_case(n_cells=20, n_months=24)   # monthly from 2000-01-01
-SPECS = ["spatial:0.7", "temporal:2001-03", "both:0.7:2001-03", "none"]
+SPECS = ["spatial:0.7", "temporal:2001-03", "both:0.7:2001-03", "cells:p3+p7+p11", "none"]
 
 
 def parts(split, case=CASE):
@@ -102,6 +102,9 @@ def test_json_round_trip(spec):
     ("temporal:1999-01", "train_until"),     # no training time in the case
     ("temporal:2001-12", "train_until"),     # no test time left
     ("spatail:0.7", "kind"),
+    ("cells:p3+p3", "test_ids"),
+    ("cells:p3+nowhere", "test_ids"),
+    ("cells:" + "+".join(f"p{i}" for i in range(20)), "test_ids"),   # none left to train
 ])
 def test_bad_strings_are_refused(spec, field):
     with pytest.raises(InputError) as err:
@@ -274,3 +277,14 @@ def test_fit_and_bench_take_a_blocks_split(small_case, tmp_path):
                                                          validation_fraction=0.2)
     assert main(["bench", str(small_case), "--solvers", "trend", "--split", "blocks:0.7:1e9",
                  "--out", str(tmp_path / "refused")]) == 2
+
+
+def test_listed_cells_test_at_every_time_and_the_rest_train():
+    split = Split.parse("cells:p3+p7+p11", CASE, seed=2, validation_fraction=0.25)
+    train, validation, test = parts(split)
+    ids = list(CASE.cells.ids)
+    listed = [ids.index(c) for c in ("p3", "p7", "p11")]
+    assert test[listed].all() and test.sum() == 3 * CASE.n_times
+    assert validation.any(axis=1).sum() == 4              # a quarter of the 17 others
+    assert (train | validation)[[i for i in range(20) if i not in listed]].all()
+    assert "test_ids" not in Split.parse("spatial:0.7").to_dict()

@@ -123,3 +123,41 @@ def test_transform_refuses_a_case_with_other_aquifers():
 def test_unknown_feature_is_named():
     with pytest.raises(InputError, match="rainfall"):
         FeatureSet(["rainfall"])
+
+
+def test_a_feature_may_select_aquifers_by_name():
+    rng = np.random.default_rng(1)
+    n, t = 4, 8
+    heads = [rng.normal(0, 3, (n, t)) for _ in range(3)]
+    beds = [(_beds(n, 4.0, 1.0, 1e-4, 1e-3 * (a + 1)),) for a in range(3)]
+    case = _case(heads, beds)
+    mask = np.ones((n, t), bool)
+    every = FeatureSet(["head_change", "inelastic_storage"]).fit(case, mask)
+    some = FeatureSet(["head_change@aq2+aq1", "inelastic_storage@aq1"]).fit(case, mask)
+    assert some.channels() == ["head_change[aq2]", "head_change[aq1]", "inelastic_storage[aq1]"]
+    np.testing.assert_array_equal(some.transform(case), every.transform(case)[:, :, [2, 1, 4]])
+    again = FeatureSet.from_dict(some.to_dict())
+    np.testing.assert_array_equal(again.transform(case), some.transform(case))
+    with pytest.raises(InputError, match='"aq7" is not an aquifer of the case; aquifers: aq0'):
+        FeatureSet(["head@aq7"]).fit(case, mask)
+    for bad in ("head@", "head@aq1+aq1", "baseline@aq1"):
+        with pytest.raises(InputError, match="@ takes distinct aquifer names"):
+            FeatureSet([bad])
+
+
+def test_the_lagged_head_reads_the_spinup_before_the_first_time():
+    from dataclasses import replace
+
+    n, t, s = 2, 12, 6
+    record = np.tile(-np.arange(s + t, dtype=float), (n, 1))    # falls 1 m a step
+    beds = (_beds(n, 4.0, 1.0, 1e-4, 1e-3),)
+    case = _case([record[:, s:]], [beds], days=np.arange(s, s + t) * 30.0)
+    lag = lag_times(case)[0]
+    spun = replace(case, spinup_times=np.datetime64("2001-01-01")
+                   + (np.arange(s) * 30).astype("timedelta64[D]"),
+                   aquifers=(replace(case.aquifers[0], spinup_head=record[:, :s]),))
+    # the spin-up knows the heads before the first time: the shift holds from the start
+    np.testing.assert_allclose(raw_feature(spun, "lagged_head_change", 0),
+                               lag[:, None] / 30.0 - np.arange(t)[None, :])
+    # without it the head is held at its first value before the start
+    assert np.all(raw_feature(case, "lagged_head_change", 0)[:, 0] == 0.0)
