@@ -11,11 +11,17 @@ from engine.conformance import check_solver, poisoned
 from engine.registry import make_solver
 from engine.split import Split
 from physics.calibration import kriging, smoother
-from physics.calibration.parameters import CLIP_SD
+from physics.calibration.observations import model_error
+from physics.calibration.parameters import CLIP_SD, ParameterSpace
 from physics.calibration.solver import calibrated_class
 
+#: the twin below runs the model's own physics on exact heads: no model error, no drift
 FAST = {"members": 32, "iterations": 4, "nodes": 9, "radius": 1500.0,
-        "extensometer_radius": 5000.0, "prior_length": 3000.0}
+        "extensometer_radius": 5000.0, "prior_length": 3000.0, "insar_model_error": 0.0,
+        "extensometer_model_error": 0.0, "drift_spread": 0.0}
+#: the defaults' model error, estimated by a pilot, and the head drift
+PILOT = {**FAST, "insar_model_error": -1.0, "extensometer_model_error": -1.0,
+         "error_months": 0.0, "drift_spread": 2.0, "pilot_members": 8, "pilot_iterations": 2}
 #: ln multipliers of the truth against the prior: thickness, kv, sskv, sske per aquifer
 TRUE_LOG = {"interbed_thickness": 0.2, "kv": -0.8, "sskv": 0.4, "sske": -0.3}
 
@@ -92,6 +98,70 @@ def test_linear_gaussian_update_matches_the_kalman_posterior():
     assert abs(members.var() - 1.0 / precision) < 0.1 / precision
 
 
+def test_correlated_model_error_matches_the_kalman_posterior():
+    """As above with R = noise^2 I + s^2 exp(-|dt| / tau): the update weighs the readings
+    by R^-1, so 12 readings sharing one smooth error count as far fewer than 12; a model
+    error of 0 is exactly the white-noise update."""
+    rng = np.random.default_rng(1)
+    members = rng.normal(0.0, 1.0, size=(4000, 1, 1))
+    noise, months = 0.5, np.arange(12.0)
+    error = smoother.ErrorModel(0.8, 24.0)
+    r = error.structural**2 * np.exp(-np.abs(months[:, None] - months) / error.months) \
+        + noise**2 * np.eye(12)
+    observed = 0.8 + rng.multivariate_normal(np.zeros(12), r)[None, :]
+    weights = smoother.localization([0.0], [0.0], [0.0], [0.0], 1.0)
+    args = (np.full((1, 12), noise),)
+    for alpha in smoother.inflation_factors(4):
+        simulated = np.repeat(members[:, 0, :].T[:, None, :], 12, axis=1)
+        a, b = smoother.products(simulated, observed, *args, alpha, rng, error,
+                                 months[None, :], np.zeros((1, 12), dtype=np.int64))
+        members = smoother.update(members, [(weights, a, b)], alpha)
+    inverse = np.linalg.inv(r)
+    precision = 1.0 + inverse.sum()
+    assert precision < 1.0 + 12 / noise**2 / 5
+    assert abs(members.mean() - (inverse @ observed[0]).sum() / precision) < 0.03
+    assert abs(members.var() - 1.0 / precision) < 0.1 / precision
+    simulated = rng.normal(size=(3, 12, 8))
+    gappy = np.where(rng.random((3, 12)) < 0.2, np.nan, rng.normal(size=(3, 12)))
+    white = smoother.products(simulated, gappy, np.full((3, 12), noise), 2.0,
+                              np.random.default_rng(2))
+    none = smoother.products(simulated, gappy, np.full((3, 12), noise), 2.0,
+                             np.random.default_rng(2), smoother.ErrorModel(0.0, 1.0),
+                             np.tile(months, (3, 1)), np.zeros((3, 12), dtype=np.int64))
+    np.testing.assert_array_equal(white[0], none[0])
+    np.testing.assert_array_equal(white[1], none[1])
+
+
+def test_model_error_is_estimated_from_the_residuals_autocovariance():
+    rng = np.random.default_rng(0)
+    rho = np.exp(-1.0 / 20.0)
+    smooth = np.zeros((300, 240))
+    smooth[:, 0] = rng.standard_normal(300)
+    for t in range(1, 240):
+        smooth[:, t] = rho * smooth[:, t - 1] + np.sqrt(1 - rho**2) * rng.standard_normal(300)
+    residual = 0.005 * smooth + 0.006 * rng.standard_normal((300, 240))
+    residual[:, 30] = np.nan
+    sd, months = model_error(residual, 1.0)
+    assert abs(sd - 0.005) < 0.0005 and 16.0 < months < 25.0
+    assert model_error(0.006 * rng.standard_normal((300, 240)), 1.0)[0] < 0.0005
+
+
+def test_head_drift_ramps_over_the_calibrated_record():
+    case, _ = twin(n_side=2, months=12)
+    spreads = {"interbed_thickness": 0.3, "kv": 1.0, "sskv": 0.5, "sske": 0.5,
+               "preconsolidation_offset": 3.0}
+    assert "head_drift" not in ParameterSpace.for_case(case, spreads).kind
+    space = ParameterSpace.for_case(case, {**spreads, "head_drift": 2.0}, last_time=4)
+    assert ParameterSpace.from_dict(space.to_dict()).drift_window == space.drift_window
+    values = np.zeros((space.size, case.n_cells))
+    values[space.kind == "head_drift"] = 1.5
+    moved = space.apply(case, values)
+    change = moved.aquifers[0].head - case.aquifers[0].head
+    np.testing.assert_allclose(change[:, 0], 0.0)
+    np.testing.assert_allclose(change[:, 4:], 1.5)
+    assert np.all(np.diff(change[0, :5]) > 0)
+
+
 def test_localization_taper():
     w = smoother.gaspari_cohn(np.array([0.0, 500.0, 999.0, 1000.0, 5000.0]), 1000.0)
     assert w[0] == 1.0 and 1.0 > w[1] > w[2] > 0.0 and w[3] == 0.0 and w[4] == 0.0
@@ -150,6 +220,12 @@ def test_fit_reads_no_test_observation(fitted):
         again = make_solver("calibrated:terzaghi", **FAST)
         again.fit(bad, split)
         np.testing.assert_array_equal(again.posterior, solver.posterior)
+    # the pilot that estimates the model error reads only what the fit reads
+    piloted = [make_solver("calibrated:terzaghi", **PILOT) for _ in range(2)]
+    reports = [s.fit(c, split) for s, c in zip(piloted, (case, poisoned(case, split)))]
+    assert reports[0]["model_error"] == reports[1]["model_error"]
+    assert reports[0]["model_error"]["insar"]["sd_m"] > 0.0
+    np.testing.assert_array_equal(piloted[0].posterior, piloted[1].posterior)
 
 
 def test_save_load_and_posterior_members(fitted, tmp_path):

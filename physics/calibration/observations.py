@@ -13,6 +13,13 @@ arithmetic, so a poisoned or missing test observation cannot reach the fit.
 Noise (one standard deviation, m), when not given: from the data, as the robust spread
 of second differences of consecutive monthly readings (a smooth signal cancels there,
 white noise of sd s gives sd sqrt(6) s): 1.4826 MAD / sqrt(6).
+
+The model's own error (``model_error``), when not given: from the residual a pilot
+calibration leaves (``solver.py``), as its autocovariance at lags of one reading and
+more, where white noise has none: the sd is the square root of the lag-1
+autocovariance, the correlation time (months) the lag at which the autocovariance falls
+to 1/e of it (interpolated in log; the longest lag counted, a third of the record, if it
+never does).
 """
 
 from __future__ import annotations
@@ -143,3 +150,30 @@ def _second_difference_sd(blocks) -> float:
         return NOISE_FLOOR_M
     mad = np.median(np.abs(values - np.median(values)))
     return max(MAD_TO_SD * mad / np.sqrt(6.0), NOISE_FLOOR_M)
+
+
+def model_error(residual: np.ndarray, months_per_step: float) -> tuple[float, float]:
+    """(sd m, correlation time months) of the correlated part of ``residual`` [K, T]
+    (model - observed on a regular time axis, NaN where missing); (0, 1) when no
+    positive lag-1 autocovariance is found."""
+    seen = np.isfinite(residual)
+    r = np.where(seen, residual, 0.0)
+    lags = np.arange(1, max(2, residual.shape[1] // 3) + 1)
+    cov = []
+    for k in lags:
+        pairs = seen[:, k:] & seen[:, :-k]
+        if not pairs.any():
+            break
+        cov.append(float(np.sum((r[:, k:] * r[:, :-k])[pairs]) / pairs.sum()))
+    if not cov or cov[0] <= 0.0:
+        return 0.0, 1.0
+    cov = np.array(cov)
+    below = np.flatnonzero(cov < cov[0] / np.e)
+    if not len(below):
+        return float(np.sqrt(cov[0])), float(lags[len(cov) - 1] * months_per_step)
+    k = below[0]
+    # between lags k and k + 1 (1-based): log-linear to the 1/e crossing
+    upper = np.log(max(cov[k - 1], 1e-300)) - np.log(cov[0] / np.e)
+    lower = np.log(cov[0] / np.e) - np.log(max(cov[k], 1e-300))
+    step = upper / (upper + lower) if upper + lower > 0 else 0.0
+    return float(np.sqrt(cov[0])), float((lags[k - 1] + step) * months_per_step)

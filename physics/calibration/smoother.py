@@ -24,12 +24,25 @@ the localization radius): the observation noise of cell j is inflated by 1 / rho
 for the update of cell i (R-localization, as in the LETKF). The weighted sums are one
 sparse matrix product and the U updates one batched solve (numpy), so the cost is
 linear in cells.
+
+Model error. R is the noise of the readings plus the model's own error (``ErrorModel``):
+heads interpolated from wells and one equivalent bed per aquifer leave a misfit that is
+smooth in time and no parameter removes. Counted as white noise, each of a series' ~250
+monthly readings would be an independent witness against it, and the ensemble collapses
+onto parameters that fit that error (a what-if band covering a third of the true
+effects). With R_j = diag(noise^2) + s^2 exp(-|t - t'| / tau) within a series, a smooth
+misfit weighs as the few independent pieces it is; S and Y are then whitened by
+L_j^-1 (R_j = L_j L_j^T, one Cholesky per pattern of readings, cached) instead of
+divided by the noise, and the perturbation is drawn white in the whitened space.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 from scipy import sparse
+from scipy.linalg import solve_triangular
 from scipy.spatial import cKDTree
 
 #: Cells whose Ne x Ne products are formed at once (memory: cells x times x Ne floats).
@@ -71,31 +84,80 @@ def localization(x_cells, y_cells, x_obs, y_obs, radius: float) -> sparse.csr_ma
                              shape=(len(cells), len(points)))
 
 
+@dataclass(frozen=True)
+class ErrorModel:
+    """The model's error in one kind of record: sd ``structural`` (m), correlated between
+    two readings of one series as exp(-|dt| / ``months``); 0: none (white noise only)."""
+
+    structural: float = 0.0
+    months: float = 1.0
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def whitening(self, noise: np.ndarray, months: np.ndarray, series: np.ndarray):
+        """[m, m] L^-1, L L^T = R of m readings: noise sd [m] (m), times [m] (months),
+        series [m] (readings of different series are independent)."""
+        key = (noise.tobytes(), months.tobytes(), series.tobytes())
+        if key not in self.cache:
+            lag = np.abs(months[:, None] - months[None, :])
+            r = (self.structural**2 * (series[:, None] == series[None, :])
+                 * np.exp(-lag / self.months) + np.diag(noise**2))
+            self.cache[key] = solve_triangular(np.linalg.cholesky(r), np.eye(len(r)),
+                                               lower=True)
+        return self.cache[key]
+
+
 def products(simulated: np.ndarray, observed: np.ndarray, noise: np.ndarray, alpha: float,
-             rng: np.random.Generator):
+             rng: np.random.Generator, error: ErrorModel | None = None, months=None,
+             series=None):
     """The Ne x Ne blocks of J observing points.
 
     simulated [J, n, Ne] and observed [J, n] (NaN: no observation, which then weighs
     nothing), noise [J, n] (m, sd); the observation perturbations are drawn from ``rng``
     for every (point, reading, member), observed or not, so the draws do not depend on
-    which observations exist. Returns A = S^T S and B = S^T Y, each [J, Ne, Ne]."""
+    which observations exist. With a model ``error``: ``months`` and ``series`` [J, n]
+    place each reading in time and in its series (see ErrorModel). Returns A = S^T S
+    and B = S^T Y, each [J, Ne, Ne]."""
     members = simulated.shape[-1]
     a = np.empty((len(simulated), members, members))
     b = np.empty_like(a)
+    correlated = error is not None and error.structural > 0.0
     for first in range(0, len(simulated), PRODUCT_CHUNK):
         part = slice(first, first + PRODUCT_CHUNK)
         seen = np.isfinite(observed[part])
-        scale = np.where(seen, 1.0 / noise[part], 0.0)[..., None]
         d = simulated[part]
-        s = (d - d.mean(axis=-1, keepdims=True)) * scale / np.sqrt(members - 1.0)
-        perturbation = rng.standard_normal(d.shape)
-        target = np.where(seen, observed[part], 0.0)[..., None] \
-            + np.sqrt(alpha) * noise[part][..., None] * perturbation
-        y = (target - d) * scale
+        anomalies = (d - d.mean(axis=-1, keepdims=True)) / np.sqrt(members - 1.0)
+        perturbation = np.sqrt(alpha) * rng.standard_normal(d.shape) * seen[..., None]
+        innovation = np.where(seen, observed[part], 0.0)[..., None] - d
+        if correlated:
+            s, y = _whitened(anomalies, innovation, seen, noise[part], months[part],
+                             series[part], error)
+            y += perturbation
+        else:
+            scale = np.where(seen, 1.0 / noise[part], 0.0)[..., None]
+            s = anomalies * scale
+            y = innovation * scale + perturbation
         st = np.transpose(s, (0, 2, 1))
         a[part] = st @ s
         b[part] = st @ y
     return a, b
+
+
+def _whitened(anomalies, innovation, seen, noise, months, series, error: ErrorModel):
+    """L^-1 anomalies and L^-1 innovation [j, n, Ne] (0 where not seen); the points that
+    share their readings' pattern, noise, times and series share L, and each such group
+    is one batched product."""
+    s = np.zeros_like(anomalies)
+    y = np.zeros_like(innovation)
+    groups = {}
+    for j, row in enumerate(seen):
+        at = np.flatnonzero(row)
+        w = error.whitening(noise[j, at], months[j, at], series[j, at])
+        groups.setdefault(id(w), (w, at, []))[2].append(j)
+    for w, at, rows in groups.values():
+        rows = np.asarray(rows)[:, None]
+        s[rows, at] = w @ anomalies[rows, at]
+        y[rows, at] = w @ innovation[rows, at]
+    return s, y
 
 
 def update(members: np.ndarray, blocks, alpha: float) -> np.ndarray:

@@ -12,8 +12,13 @@ ensemble what-ifs. The posterior is saved as HDF5 + JSON (no pickle).
 Options: members (>= 2; 64 by default), iterations (assimilations), seed, radius (m:
 InSAR localization), extensometer_radius (m), prior_length (m: correlation of the prior
 error), the prior spreads (ln units; offset_spread in m), insar_noise and
-extensometer_noise (m; 0 = estimated from the data), inflation_ratio (between
-successive ES-MDA inflation factors), neighbours (kriging), validation (also learn from
+extensometer_noise (m; 0 = estimated from the data), insar_model_error and
+extensometer_model_error (m: sd of the model's own error, correlated in time over
+error_months; -1 = estimated, with error_months, from the residual of a pilot
+calibration of pilot_members members and pilot_iterations assimilations; 0 = none,
+white noise only, see smoother.py), inflation_ratio (between successive ES-MDA
+inflation factors), drift_spread (m: prior sd of the head drift; 0 = no drift
+parameter, see parameters.py), neighbours (kriging), validation (also learn from
 the validation part), chunk (member-cells per forward batch), and the physics'
 options (nodes, substeps, scheme, threads).
 """
@@ -33,11 +38,12 @@ from engine.errors import InputError
 from engine.registry import composed_class, register_composition
 from engine.result import Result
 from engine.solver import Solver
+from engine.units import DAYS_PER_MONTH
 from physics.calibration.forward import first_times, simulate
 from physics.calibration.kriging import Variogram, fit_variogram, krige_members
-from physics.calibration.observations import readable_mask, training_data
+from physics.calibration.observations import model_error, readable_mask, training_data
 from physics.calibration.parameters import ParameterSpace
-from physics.calibration.smoother import inflation_factors, localization, products, update
+from physics.calibration.smoother import ErrorModel, inflation_factors, localization, products, update
 from physics.solver import TerzaghiSolver
 
 PHYSICS = {"terzaghi": TerzaghiSolver}
@@ -57,8 +63,10 @@ class CalibratedSolver(Solver):
         "members": 64, "iterations": 8, "seed": 0, "radius": 3000.0,
         "extensometer_radius": 20000.0, "prior_length": 15000.0,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
-        "sske_spread": 0.5, "offset_spread": 3.0,
-        "insar_noise": 0.0, "extensometer_noise": 0.0, "inflation_ratio": 2.0,
+        "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 2.0,
+        "insar_noise": 0.0, "extensometer_noise": 0.0, "insar_model_error": 0.015,
+        "extensometer_model_error": 0.005, "error_months": 60.0, "pilot_members": 16,
+        "pilot_iterations": 4, "inflation_ratio": 2.0,
         "neighbours": 32, "validation": True, "chunk": 8192,
         "nodes": 19, "substeps": 1, "scheme": "default", "threads": 0,
     }
@@ -82,7 +90,6 @@ class CalibratedSolver(Solver):
     # -- fit ---------------------------------------------------------------------------
 
     def fit(self, case, split=None) -> dict:
-        from tqdm import tqdm
 
         started = time.perf_counter()
         o = self.options
@@ -91,7 +98,8 @@ class CalibratedSolver(Solver):
         self.space = ParameterSpace.for_case(case, {
             "interbed_thickness": o["thickness_spread"], "kv": o["kv_spread"],
             "sskv": o["sskv_spread"], "sske": o["sske_spread"],
-            "preconsolidation_offset": o["offset_spread"]})
+            "preconsolidation_offset": o["offset_spread"], "head_drift": o["drift_spread"]},
+            last_time=data.n_times - 1)
         # the forward runs need the calibrated cells up to the last readable time only
         sub = first_times(case.take_cells(data.cells).without_observations(), data.n_times)
         x, y = sub.cells.x, sub.cells.y
@@ -101,23 +109,13 @@ class CalibratedSolver(Solver):
         sites, site_of = np.unique(data.ext_cell, return_inverse=True)
         weights = (localization(x, y, x, y, o["radius"]),
                    localization(x, y, x[sites], y[sites], o["extensometer_radius"]))
+        record = _Record(sub, data, sites, site_of, weights)
+        # its own stream: the main smoother draws the same with or without a pilot
+        record.errors = self._model_errors(record, ensemble,
+                                           np.random.default_rng(o["seed"] + 3))
         alphas = inflation_factors(o["iterations"], o["inflation_ratio"])
-        history, interrupted = [], False
-        progress = tqdm(alphas, desc=f"{self.name} ES-MDA", unit="assimilation", leave=False)
-        try:
-            for alpha in progress:
-                misfit, blocks = self._assimilation(sub, ensemble, data, sites, site_of,
-                                                    alpha, rng)
-                history.append(misfit)
-                progress.set_postfix(insar_mm=f"{misfit['insar_rmse_mm']:.1f}",
-                                     ext_mm=f"{misfit['extensometer_rmse_mm']:.2f}")
-                ensemble = self.space.clip(update(
-                    ensemble, [(w,) + b for w, b in zip(weights, blocks) if b is not None],
-                    alpha))
-        except KeyboardInterrupt:
-            interrupted = True   # keep the last completed assimilation
-        finally:
-            progress.close()
+        ensemble, history, interrupted = self._smooth(record, ensemble, alphas, rng,
+                                                      f"{self.name} ES-MDA")
         self.posterior = ensemble
         self.cell_ids = np.asarray(case.cells.ids)[data.cells].astype(str)
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
@@ -129,22 +127,76 @@ class CalibratedSolver(Solver):
         # 18.8 mm with the fitted nugget, 12.5 mm without)
         self.variograms = [fit_variogram(self.x, self.y, mean[p], vrng).without_nugget()
                            for p in range(self.space.size)]
-        final, _ = self._assimilation(sub, mean[None], data, sites, site_of, None, None)
+        final, _ = self._assimilation(record, mean[None], None, None)
         self.report = {
             "calibrated_cells": int(len(data.cells)), "observations": data.n_values,
             "insar_noise_m": data.displacement_noise,
             "extensometer_noise_m": float(data.ext_noise[0]) if len(data.ext_noise) else None,
+            "model_error": {kind: {"sd_m": e.structural, "months": e.months}
+                            for kind, e in zip(("insar", "extensometer"), record.errors)},
             "inflation_factors": alphas.tolist(), "ensemble_mean_misfit": history,
             "posterior_mean_misfit": final, "interrupted": interrupted,
             "fit_seconds": time.perf_counter() - started}
         return dict(self.report)
 
-    def _assimilation(self, sub, ensemble, data, sites, site_of, alpha, rng):
+    def _smooth(self, record, ensemble, alphas, rng, label):
+        """ES-MDA from ``ensemble`` with inflation factors ``alphas``: (the last
+        completed ensemble, the misfit history, whether it was interrupted)."""
+        from tqdm import tqdm
+
+        history, interrupted = [], False
+        progress = tqdm(alphas, desc=label, unit="assimilation", leave=False)
+        try:
+            for alpha in progress:
+                misfit, blocks = self._assimilation(record, ensemble, alpha, rng)
+                history.append(misfit)
+                progress.set_postfix(insar_mm=f"{misfit['insar_rmse_mm']:.1f}",
+                                     ext_mm=f"{misfit['extensometer_rmse_mm']:.2f}")
+                ensemble = self.space.clip(update(
+                    ensemble, [(w,) + b for w, b in zip(record.weights, blocks)
+                               if b is not None], alpha))
+        except KeyboardInterrupt:
+            interrupted = True   # keep the last completed assimilation
+        finally:
+            progress.close()
+        return ensemble, history, interrupted
+
+    def _model_errors(self, record, prior, rng) -> tuple:
+        """(InSAR, extensometer) ErrorModel: as given, or estimated (observations.
+        model_error) from the residual of the mean of a pilot calibration that counts
+        the noise alone, on the first pilot_members prior members. The pilot's fit is
+        looser than the final one, so its residual errs on the side of a larger error."""
+        o = self.options
+        given = (o["insar_model_error"], o["extensometer_model_error"])
+        months = o["error_months"]
+        estimated = [None, None]
+        if min(given) < 0.0:
+            pilot = prior[:max(2, min(o["pilot_members"], len(prior)))]
+            alphas = inflation_factors(o["pilot_iterations"], o["inflation_ratio"])
+            pilot, _, _ = self._smooth(record, pilot, alphas, rng, f"{self.name} pilot")
+            _, residual = self._assimilation(record, pilot.mean(axis=0)[None], None, None)
+            step = float(np.median(np.diff(record.sub.days))) / DAYS_PER_MONTH \
+                if record.sub.n_times > 1 else 1.0
+            estimated = [model_error(r, step) for r in residual]
+        errors = []
+        for sd, guess in zip(given, estimated):
+            if sd >= 0.0:
+                errors.append(ErrorModel(sd, months or (guess or (0.0, 1.0))[1]))
+            else:
+                errors.append(ErrorModel(guess[0], months or guess[1]))
+        return tuple(errors)
+
+    def _assimilation(self, record, ensemble, alpha, rng):
         """One forward run of ``ensemble`` [Ne, P, U]: the misfit of its mean and, with
         ``alpha``, the smoother's (A, B) blocks for InSAR and extensometers (None
-        without extensometers). The InSAR blocks are formed chunk by chunk, as the
-        forward run yields them, so no [Ne, U, T] array is ever held."""
+        without extensometers); without ``alpha``, the residuals of its mean (InSAR
+        [U, T] and extensometers [series, T], NaN where not observed) instead. The InSAR
+        blocks are formed chunk by chunk, as the forward run yields them, so no
+        [Ne, U, T] array is ever held."""
+        sub, data, sites, site_of = record.sub, record.data, record.sites, record.site_of
+        insar_error = record.errors[0]
         ne = len(ensemble)
+        residual = np.full(data.displacement.shape, np.nan)
         insar = (np.empty((len(data.cells), ne, ne)), np.empty((len(data.cells), ne, ne)))
         at_sites = np.zeros((ne, len(sub.aquifers), len(sites), sub.n_times))
         squared, count = 0.0, 0
@@ -153,12 +205,15 @@ class CalibratedSolver(Solver):
             displacement = -compaction.sum(axis=1)                     # [Ne, n, T]
             observed = data.displacement[cells]
             seen = np.isfinite(observed)
-            squared += float(np.sum((displacement.mean(axis=0)[seen] - observed[seen]) ** 2))
+            residual[cells] = displacement.mean(axis=0) - observed
+            squared += float(np.sum(residual[cells][seen] ** 2))
             count += int(seen.sum())
             if alpha is not None:
                 noise = np.full(observed.shape, data.displacement_noise)
+                months = np.broadcast_to(record.months, observed.shape)
                 insar[0][cells], insar[1][cells] = products(
-                    np.transpose(displacement, (1, 2, 0)), observed, noise, alpha, rng)
+                    np.transpose(displacement, (1, 2, 0)), observed, noise, alpha, rng,
+                    insar_error, months, np.zeros(observed.shape, dtype=np.int64))
             hit = np.flatnonzero(np.isin(sites, cells))
             at_sites[:, :, hit] = compaction[:, :, sites[hit] - cells[0]]
         simulated_ext = self._extensometer_changes(data, at_sites, site_of)
@@ -167,8 +222,8 @@ class CalibratedSolver(Solver):
                   "extensometer_rmse_mm": 1e3 * float(np.sqrt(np.mean(ext_error**2)))
                   if ext_error.size else 0.0}
         if alpha is None:
-            return misfit, None
-        ext = (self._extensometer_products(data, simulated_ext, site_of, len(sites), alpha, rng)
+            return misfit, (residual, self._extensometer_series(data, ext_error, sub.n_times))
+        ext = (self._extensometer_products(record, simulated_ext, alpha, rng)
                if len(sites) else None)
         return misfit, (insar, ext)
 
@@ -183,8 +238,19 @@ class CalibratedSolver(Solver):
         return (c[:, rows, data.ext_time] - c[:, rows, data.ext_reference]).T
 
     @staticmethod
-    def _extensometer_products(data, simulated, site_of, n_sites, alpha, rng):
+    def _extensometer_series(data, values, n_times) -> np.ndarray:
+        """[series, n_times] ``values`` [R] of the extensometer records, one row per
+        (site, aquifer) on the time axis, NaN where a series has no record."""
+        key = data.ext_cell * (int(data.ext_aquifer.max(initial=0)) + 1) + data.ext_aquifer
+        series, row = np.unique(key, return_inverse=True)
+        out = np.full((len(series), n_times), np.nan)
+        out[row, data.ext_time] = values
+        return out
+
+    @staticmethod
+    def _extensometer_products(record, simulated, alpha, rng):
         """Ne x Ne blocks per extensometer site: its records padded into [K, n, Ne]."""
+        data, site_of, n_sites = record.data, record.site_of, len(record.sites)
         counts = np.bincount(site_of, minlength=n_sites)
         order = np.argsort(site_of, kind="stable")
         slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
@@ -192,11 +258,15 @@ class CalibratedSolver(Solver):
         observed = np.full(shape, np.nan)
         noise = np.ones(shape)
         padded = np.zeros(shape + (simulated.shape[1],))
+        months = np.zeros(shape)
+        aquifer = np.zeros(shape, dtype=np.int64)
         where = (site_of[order], slot)
         observed[where] = data.ext_change[order]
         noise[where] = data.ext_noise[order]
         padded[where] = simulated[order]
-        return products(padded, observed, noise, alpha, rng)
+        months[where] = record.months[data.ext_time[order]]
+        aquifer[where] = data.ext_aquifer[order]
+        return products(padded, observed, noise, alpha, rng, record.errors[1], months, aquifer)
 
     # -- predict -----------------------------------------------------------------------
 
@@ -283,6 +353,20 @@ class CalibratedSolver(Solver):
             solver.x, solver.y = f["x"][...], f["y"][...]
             solver.prior, solver.posterior = f["prior"][...], f["posterior"][...]
         return solver
+
+
+class _Record:
+    """What every forward run of one fit compares with: the calibrated cells' case
+    ``sub``, the readable ``data``, the extensometer ``sites`` (indices into the cells)
+    and each record's site (``site_of``), the localization ``weights`` (InSAR,
+    extensometers), the readings' ``months`` since the first time and the model
+    ``errors`` (InSAR, extensometer ErrorModel; white until set)."""
+
+    def __init__(self, sub, data, sites, site_of, weights):
+        self.sub, self.data, self.sites, self.site_of = sub, data, sites, site_of
+        self.weights = weights
+        self.months = np.asarray(sub.days, dtype=np.float64) / DAYS_PER_MONTH
+        self.errors = (ErrorModel(), ErrorModel())
 
 
 def calibrated_class(physics: str, name: str) -> type:
