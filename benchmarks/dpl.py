@@ -42,10 +42,10 @@ def memory(case_path: str, checkpoint: int, device: str) -> dict:
 import json, resource, time, torch
 torch.set_num_threads(1)
 from engine.caseio import load_case
-from physics.calibration.parameters import KINDS, ParameterSpace
+from physics.calibration.parameters import SEDIMENT_KINDS, ParameterSpace
 from surrogates.differentiable import consolidation as twin
 case = load_case({case_path!r})
-space = ParameterSpace.for_case(case, {{k: 1.0 for k in KINDS}})
+space = ParameterSpace.for_case(case, {{k: 1.0 for k in SEDIMENT_KINDS}})
 heads, days, sediments, _ = twin.case_tensors(case, {device!r})
 values = torch.zeros(space.size, case.n_cells, dtype=torch.float64, device={device!r},
                      requires_grad=True)

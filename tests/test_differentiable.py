@@ -13,7 +13,7 @@ import torch
 
 from engine.caseio import load_case
 from engine.conformance import conformance_case
-from physics.calibration.parameters import KINDS, ParameterSpace
+from physics.calibration.parameters import SEDIMENT_KINDS, ParameterSpace
 from physics.solver import TerzaghiSolver
 from surrogates.differentiable import consolidation as twin
 
@@ -101,7 +101,7 @@ def test_gradients_match_finite_differences(source, smoothing):
     case = (load_case(ROOT / "cases" / "verification" / f"{source}.toml")
             if source != "conformance" else conformance_case())
     case = _small(case, months=24 if source == "conformance" else 12)
-    space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
+    space = ParameterSpace.for_case(case, {k: 1.0 for k in SEDIMENT_KINDS})
     heads, days, sediments, _ = twin.case_tensors(case)
     values = torch.tensor(np.random.default_rng(0).normal(0.0, 0.1, (space.size, case.n_cells)))
     # an offset that makes every bed start overconsolidated: the switch is crossed
@@ -119,7 +119,7 @@ def test_gradients_match_finite_differences(source, smoothing):
 def test_checkpointed_gradients_equal_plain_ones():
     case = _small(load_case(ROOT / "cases" / "verification" / "three-aquifer-column.toml"),
                   cells=3, months=30)
-    space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
+    space = ParameterSpace.for_case(case, {k: 1.0 for k in SEDIMENT_KINDS})
     heads, days, sediments, _ = twin.case_tensors(case)
     grads = []
     for chunk in (0, 7):
@@ -134,7 +134,7 @@ def test_parameters_apply_as_the_calibration_does():
     """with_parameters (torch) == ParameterSpace.apply (numpy) then the forward run."""
     case = _small(load_case(ROOT / "cases" / "verification" / "three-aquifer-column.toml"),
                   cells=3, months=24)
-    space = ParameterSpace.for_case(case, {k: 1.0 for k in KINDS})
+    space = ParameterSpace.for_case(case, {k: 1.0 for k in SEDIMENT_KINDS})
     values = np.random.default_rng(1).normal(0.0, 0.3, (space.size, case.n_cells))
     expected = TerzaghiSolver().predict(space.apply(case, values)).compaction
     heads, days, sediments, _ = twin.case_tensors(case)

@@ -248,7 +248,7 @@ def test_raising_deep_heads_never_adds_compaction(deep_run):
     # cell_min: every member's smallest difference over the cells, at every time
     assert band["cell_min"].values.min() >= -1e-12
     assert (band["cell_max"].values[:, -1] > 1e-3).all()       # > 1 mm where heads rose
-    before = band["time"].values < np.str_(f"{DEEP_START}-01")
+    before = band["time"].values < np.datetime64(f"{DEEP_START}-01")
     assert (band["p05"].values[:, before] == 0).all()
     assert (band["p95"].values[:, before] == 0).all()
 

@@ -56,6 +56,8 @@ KINDS = ("interbed_thickness", "kv", "sskv", "sske", "preconsolidation_offset", 
 LOG_KINDS = KINDS[:4]
 #: kinds a space holds only when ``for_case`` is given their spread
 OPTIONAL_KINDS = ("head_drift",)
+#: the kinds that change the sediments (the differentiable twin's, ``dpl``'s)
+SEDIMENT_KINDS = tuple(k for k in KINDS if k not in OPTIONAL_KINDS)
 #: Share of the prior variance that is independent from cell to cell.
 NUGGET = 0.3
 #: Random Fourier features per prior field.

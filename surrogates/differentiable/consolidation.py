@@ -47,6 +47,7 @@ import torch
 from torch.utils.checkpoint import checkpoint as run_checkpointed
 
 from engine.errors import InputError, SolverError
+from physics.calibration.parameters import SEDIMENT_KINDS
 from physics.delay_beds import REGIME_TOLERANCE, make_grid
 
 #: Solves of one step before the regimes (sharp) or Newton (smoothed) must have settled.
@@ -126,9 +127,13 @@ def with_parameters(sediments: Sediments, aquifer, kind, values: torch.Tensor) -
     ``physics.calibration.parameters.ParameterSpace.apply`` does in numpy: ``aquifer``
     [P] and ``kind`` [P] (the space's layout), ``values`` [P, N] (ln multipliers of
     interbed_thickness, kv, sskv, sske, sske capped at sskv; preconsolidation_offset in
-    m below the stated preconsolidation head). The coarse skeleton is left as given."""
+    m below the stated preconsolidation head). The coarse skeleton is left as given; a
+    kind that is not a sediment's (``head_drift``) is refused, not ignored."""
     mine = {}
     for p, (a, k) in enumerate(zip(np.asarray(aquifer).tolist(), np.asarray(kind).tolist())):
+        if k not in SEDIMENT_KINDS:
+            raise InputError("parameters", k, "the differentiable twin changes sediments "
+                             f"only ({', '.join(SEDIMENT_KINDS)})")
         mine.setdefault(a, {})[k] = values[p]
 
     def changed(a, params):
