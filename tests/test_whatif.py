@@ -479,11 +479,12 @@ def twin(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.modflow
 def test_twin_records_how_it_was_made(twin):
+    from cases.beijing.make import TWIN_VERSION
     from cases.beijing.settings import load_settings
 
     record = json.loads((twin / "generator.json").read_text())
     prior = load_settings()["prior"]
-    assert record == {"generator": "beijing", "size": "tiny", "seed": 0,
+    assert record == {"generator": "beijing", "version": TWIN_VERSION, "size": "tiny", "seed": 0,
                       "heads": "interpolated", "settings": None,
                       "prior_spread": {"thickness": prior["thickness_error"],
                                        "kv": prior["kv_error"],
