@@ -42,7 +42,7 @@ what-if's the true effect.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -84,21 +84,82 @@ def _cell_order(f, case) -> np.ndarray:
     return np.array([where[c] for c in np.asarray(case.cells.ids).astype(str)])
 
 
+def _window(f, case) -> np.ndarray | None:
+    """Index of each of ``case``'s times among the truth's case times (``times/case``)
+    when the case is a window of them (``Case.window``); None when it is not."""
+    if "times/case" not in f:
+        return None
+    times = f["times/case"].asstr()[...].astype("datetime64[D]")
+    index = np.searchsorted(times, case.times)
+    if index.max(initial=0) >= len(times) or not np.array_equal(times[index], case.times):
+        return None
+    return index
+
+
 def read_world(path: Path, case) -> World:
     """The world of truth ``path`` that spans ``case``'s times: a scenario world (a
-    twin made under a scenario) before the history, which ends earlier."""
+    twin made under a scenario) before the history, which ends earlier. A case cut to a
+    period of the truth's times (``Case.window``) gets that period, rebased to its first
+    time as the case's observations are."""
     import h5py
 
     with h5py.File(path, "r") as f:
+        index = None
         spanning = [name for name in f if "displacement" in f[name]
                     and f[name]["displacement"].shape[1] == case.n_times]
+        if not spanning:
+            index = _window(f, case)
+            spanning = [] if index is None else [
+                name for name in f if "displacement" in f[name]
+                and f[name]["displacement"].shape[1] == len(f["times/case"])]
         if not spanning:
             raise ValueError(f"{path}: no world spans the {case.n_times} times of case "
                              f"{case.name}")
         name = sorted(spanning, key=lambda n: n == HISTORY_WORLD)[0]
         order = _cell_order(f, case)
-        return World(name, f[name]["displacement"][...][order],
-                     f[name]["compaction"][...][:, order])
+        displacement = f[name]["displacement"][...][order]
+        compaction = f[name]["compaction"][...][:, order]
+    if index is not None:
+        displacement = displacement[:, index] - displacement[:, index[:1]]
+        compaction = compaction[:, :, index] - compaction[:, :, index[:1]]
+    return World(name, displacement, compaction)
+
+
+def truth_result(path: Path, case):
+    """The world of ``read_world`` as a Result ("truth"): what a perfect model would
+    simulate, scored by the evaluator as a solver is (the ceiling the observations'
+    noise leaves any model)."""
+    from engine.result import Result
+
+    world = read_world(path, case)
+    return Result.for_case(case, "truth", "truth", world.displacement,
+                           compaction=world.compaction)
+
+
+def exact_heads_case(path: Path, case):
+    """``case`` (on the truth's own times) with the truth's heads at its cells in place
+    of the interpolated ones, spin-up included: the input of an ablation run after
+    every solver predicted (no solver of a bench reads it)."""
+    import h5py
+
+    with h5py.File(path, "r") as f:
+        order = _cell_order(f, case)
+        world = f[HISTORY_WORLD]
+        heads = world["heads"][...][:, order]
+        spinup = world["spinup_heads"][...][:, order] if "spinup_heads" in world else None
+    if heads.shape != (len(case.aquifers), case.n_cells, case.n_times):
+        raise ValueError(f"{path}: the truth's heads {heads.shape} are not on the "
+                         f"{case.n_times} times of case {case.name}")
+    aquifers = []
+    for a, aquifer in enumerate(case.aquifers):
+        spun = aquifer.spinup_head
+        if spun is not None:
+            if spinup is None or spinup.shape[2] != spun.shape[1]:
+                raise ValueError(f"{path}: the truth's spin-up heads do not match case "
+                                 f"{case.name}'s")
+            spun = spinup[a]
+        aquifers.append(replace(aquifer, head=heads[a], spinup_head=spun))
+    return replace(case, aquifers=tuple(aquifers))
 
 
 def true_displacement(case) -> np.ndarray | None:

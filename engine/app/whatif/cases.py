@@ -106,6 +106,25 @@ def _case_name(manifest: Path) -> str:
 
 # -- a twin: its flow model re-run under each file ---------------------------------------
 
+def twin_record(manifest: Path) -> dict:
+    """The generator record beside a twin's ``manifest`` (size, seed, heads, settings,
+    prior_spread, ...), refused naming the file when it is not one."""
+    record_path = manifest.parent / GENERATOR_RECORD
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        missing = [key for key in ("size", "seed", "heads", "settings") if key not in record]
+        if missing:
+            raise KeyError(missing[0])
+        record["prior_spread"] = dict(record["prior_spread"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(record_path, "(file)", f"not a twin generator record ({exc})") \
+            from None
+    if record.get("generator") != "beijing":
+        raise InputError(record_path, "generator", f'"{record.get("generator")}" is not a '
+                         'generator landsub can re-run (known: "beijing")')
+    return record
+
+
 def twin_cases(manifest: Path, scenario_path, baseline_path, until, out: Path,
                log) -> Cases:
     """The twin of ``manifest`` made again under the baseline and the scenario."""
@@ -115,17 +134,9 @@ def twin_cases(manifest: Path, scenario_path, baseline_path, until, out: Path,
     from cases.beijing.settings import load_settings
 
     started = time.perf_counter()
-    record_path = manifest.parent / GENERATOR_RECORD
-    try:
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        size, seed, heads = record["size"], record["seed"], record["heads"]
-        settings_path, spread = record["settings"], dict(record["prior_spread"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise InputError(record_path, "(file)", f"not a twin generator record ({exc})") \
-            from None
-    if record.get("generator") != "beijing":
-        raise InputError(record_path, "generator", f'"{record.get("generator")}" is not a '
-                         'generator whatif can re-run (known: "beijing")')
+    record = twin_record(manifest)
+    size, seed, heads = record["size"], record["seed"], record["heads"]
+    settings_path, spread = record["settings"], record["prior_spread"]
     settings = load_settings(settings_path)
     history_end = np.datetime64(settings["time"]["history_end"], "M")
     baseline_path = Path(baseline_path) if baseline_path else default_baseline()
