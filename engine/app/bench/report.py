@@ -97,7 +97,10 @@ def correction_markdown(table) -> str:
 
 
 def write_report(out: Path, case, split, plan, table, runs, horizons, claims, figures,
-                 threshold: float, command: str, seconds: float, skill: float) -> Path:
+                 threshold: float, command: str, seconds: float, skill: float,
+                 protocol: str | None = None) -> Path:
+    """report.md; ``protocol``: the section of the seminar protocol the run follows
+    (``engine.app.bench.protocols.section``), None for a plain bench."""
     kinds = {name: result.kind for name, (result, _) in runs.items()}
     test = split.test_mask(case) & np.isfinite(case.observations.displacement)
     # how far the held-out cells are from what trained: near neighbours flatter a
@@ -117,7 +120,8 @@ def write_report(out: Path, case, split, plan, table, runs, horizons, claims, fi
         f"- landsub {__version__}, Python {platform.python_version()}, {os.cpu_count()} "
         f"CPUs, load average at the end {os.getloadavg()[0]:.2f}; report written after "
         f"{seconds:.0f} s of this invocation (fit and predict times per solver in the table)",
-        "", "## Results on the test part", "", headline_markdown(table, kinds),
+        "", *([protocol] if protocol else []),
+        "## Results on the test part", "", headline_markdown(table, kinds),
         "", DEFINITIONS, ""]
     holdouts = holdout_markdown(table)
     if holdouts:
@@ -148,7 +152,12 @@ def write_report(out: Path, case, split, plan, table, runs, horizons, claims, fi
     if split.train_until is not None:
         parts += ["## Regime shift", "", regime_shift_markdown(case, split, table, runs)]
     if claims:
-        parts += ["## Seminar claim vs this run", "", claims_markdown(claims), ""]
+        parts += ["## Seminar claim vs this run", "",
+                  f"Judged on the seminar's protocol {plan.protocol} for its own claims; the "
+                  "others name the protocol that tests them." if plan.protocol else
+                  "Judged on this bench's split and metrics, not on the seminar's protocols "
+                  "(`landsub bench beijing:SIZE --protocol all` runs those).", "",
+                  claims_markdown(claims), ""]
     else:
         parts += ["No claims set requested: a case names one in its [study] table "
                   '(claims = "zhu-beijing-seminar" sets the seminar\'s claims against the run).',

@@ -2,8 +2,9 @@
 
 The run folder holds
 
-    bench.json        what is being run: case, split, preset, seed, solvers, options, and
-                      the rate-zone limits the metrics use (mm/yr)
+    bench.json        what is being run: case, split, preset, seed, solvers, options, the
+                      rate-zone limits the metrics use (mm/yr) and the seminar protocol
+                      it follows, if any
     results.h5        one Result group per finished solver (DESIGN.md layout)
     solvers/<name>/   run.json (fit report, fit and predict seconds), model/ (if trained)
 
@@ -41,7 +42,9 @@ BASELINE = "trend"   # every bench runs it: skill is stated against it
 class Plan:
     """What a bench folder is a run of. ``options``: solver name -> its options;
     ``zones``: the rate-zone limits (mm/yr) of the evaluation, recorded but not part of
-    ``same_run`` (no solver reads them: a bench resumed with other zones rescores)."""
+    ``same_run`` (no solver reads them: a bench resumed with other zones rescores);
+    ``protocol``: the seminar protocol the run follows (``engine.app.bench.protocols``),
+    None for a plain bench."""
 
     case: str
     case_name: str
@@ -52,11 +55,12 @@ class Plan:
     options: dict = field(default_factory=dict)
     landsub_version: str = __version__
     zones: list = field(default_factory=lambda: list(ZONE_LIMITS))
+    protocol: str | None = None
 
     def same_run(self, other: "Plan") -> str | None:
         """The first field in which ``other`` differs from this plan, None if none
         (the solver list may grow: new solvers are simply run)."""
-        for key in ("case_name", "split", "preset", "seed"):
+        for key in ("case_name", "split", "preset", "seed", "protocol"):
             if getattr(self, key) != getattr(other, key):
                 return key
         for name in set(self.solvers) & set(other.solvers):
