@@ -79,14 +79,11 @@ def horizon_scores(simulated, observed, mask, max_horizon: int = 36,
         step = max(1, CHUNK_VALUES // width)
         for lo in range(0, cells.size, step):
             rows = cells[lo:lo + step]
-            chunk = (simulated[rows, start:], observed[rows, start:], mask[rows, start:],
-                     first_target[lo:lo + step] - start)
-            _add_chunk(*chunk, n, mean, sst, sse, sse_persistence)
+            forecasts = [(simulated[rows, start:], sse)]
             if reference is not None:
-                # the same pairs again: only the reference's SSE is kept
-                _add_chunk(reference[rows, start:], *chunk[1:], np.zeros_like(n),
-                           np.zeros_like(n), np.zeros_like(n), sse_reference,
-                           np.zeros_like(n))
+                forecasts.append((reference[rows, start:], sse_reference))
+            _add_chunk(forecasts, observed[rows, start:], mask[rows, start:],
+                       first_target[lo:lo + step] - start, n, mean, sst, sse_persistence)
     enough = n >= 2
     with np.errstate(invalid="ignore", divide="ignore"):
         r2 = np.where(enough & (sst > 0), 1.0 - sse / sst, np.nan)
@@ -100,9 +97,11 @@ def horizon_scores(simulated, observed, mask, max_horizon: int = 36,
             "skill_reference": versus_reference}
 
 
-def _add_chunk(simulated, observed, mask, first_target, n, mean, sst, sse, sse_zero):
-    """Add the pairs of some cells ([c, W] arrays, first_target [c]) to the sums [H]
-    (``sse_zero``: the SSE of a forecast of zero change, persistence).
+def _add_chunk(forecasts, observed, mask, first_target, n, mean, sst, sse_zero):
+    """Add the pairs of some cells ([c, W] arrays, first_target [c]) to the sums [H]:
+    ``forecasts`` is a list of (simulated [c, W], its SSE sums [H]), all scored on the
+    same pairs in one pass; ``sse_zero``: the SSE of a forecast of zero change
+    (persistence).
 
     Each h is a few whole-array passes over shifted views; entries that are not pairs
     are zeroed by multiplying with the pair mask rather than selected, which would copy.
@@ -114,7 +113,7 @@ def _add_chunk(simulated, observed, mask, first_target, n, mean, sst, sse, sse_z
     target = mask & known
     level = np.where(known, observed, 0.0)
     # the error of the forecast change is the change of (simulated - observed)
-    residual = np.where(known, simulated - level, 0.0)
+    residuals = [(np.where(known, simulated - level, 0.0), sums) for simulated, sums in forecasts]
     pairs_buffer = np.empty((cells, width), dtype=bool)
     change_buffer = np.empty((cells, width))
     error_buffer = np.empty((cells, width))
@@ -126,8 +125,6 @@ def _add_chunk(simulated, observed, mask, first_target, n, mean, sst, sse, sse_z
             continue
         change = np.subtract(level[:, h:], level[:, :w], out=change_buffer[:, :w])
         change *= pairs
-        error = np.subtract(residual[:, h:], residual[:, :w], out=error_buffer[:, :w])
-        error *= pairs
         chunk_mean = change.sum() / count
         chunk_m2 = max(np.einsum("ij,ij->", change, change) - chunk_mean * chunk_mean * count,
                        0.0)
@@ -135,7 +132,10 @@ def _add_chunk(simulated, observed, mask, first_target, n, mean, sst, sse, sse_z
         total = n[k] + count
         sst[k] += chunk_m2 + delta * delta * n[k] * count / total
         mean[k] += delta * count / total
-        sse[k] += np.einsum("ij,ij->", error, error)
+        for residual, sums in residuals:
+            error = np.subtract(residual[:, h:], residual[:, :w], out=error_buffer[:, :w])
+            error *= pairs
+            sums[k] += np.einsum("ij,ij->", error, error)
         sse_zero[k] += np.einsum("ij,ij->", change, change)
         n[k] = total
 
