@@ -33,14 +33,7 @@ _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\."
 def sweep(folder: Path) -> None:
     """Remove the temporaries that killed processes left in ``folder`` (their pid is no
     longer running), so that a SIGKILL's leftovers go with the next write there."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        match = _TEMPORARY.match(entry.name)
-        if not match or process_alive(int(match.group("pid"))):
-            continue
+    for entry, match in left_by_dead_processes(folder, _TEMPORARY):
         target = Path(folder) / match.group("name")
         if match.group("suffix") == "old" and not os.path.lexists(target):
             # killed between moving the old folder aside and renaming the new one in:
@@ -53,6 +46,17 @@ def sweep(folder: Path) -> None:
         else:
             with contextlib.suppress(OSError):
                 os.unlink(entry.path)
+
+
+def left_by_dead_processes(folder, pattern: re.Pattern):
+    """(entry, match) for the entries of ``folder`` whose name ``pattern`` matches, with
+    a group "pid" naming a process that no longer runs (none if the folder is unreadable)."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    return [(entry, match) for entry in entries
+            if (match := pattern.match(entry.name)) and not process_alive(int(match.group("pid")))]
 
 
 def process_alive(pid: int) -> bool:

@@ -20,7 +20,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.atomic import process_alive
+from engine.atomic import left_by_dead_processes
 from engine.errors import InputError, SolverError
 from engine.result import Result
 from engine.schema import validate_physics_case
@@ -152,13 +152,7 @@ def _keep(folder: Path, why: str) -> None:
 def sweep_run_folders(parent: Path) -> None:
     """Remove the run folders that killed processes left in ``parent`` (their pid no
     longer runs and nobody was told to look at them)."""
-    try:
-        entries = list(os.scandir(parent))
-    except OSError:
-        return
-    for entry in entries:
-        match = _RUN_FOLDER.match(entry.name)
-        if (match and entry.is_dir(follow_symlinks=False)
-                and not process_alive(int(match.group("pid")))
+    for entry, _ in left_by_dead_processes(parent, _RUN_FOLDER):
+        if (entry.is_dir(follow_symlinks=False)
                 and not os.path.exists(os.path.join(entry.path, KEPT_MARKER))):
             shutil.rmtree(entry.path, ignore_errors=True)
