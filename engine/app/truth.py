@@ -96,26 +96,33 @@ def _window(f, case) -> np.ndarray | None:
     return index
 
 
+def _spanning_world(f, case) -> tuple[str, np.ndarray | None]:
+    """(name, index) of the world of open truth ``f`` that spans ``case``'s times: a
+    scenario world (a twin made under a scenario) before the history, which ends
+    earlier; ``index`` the case's times among the truth's when the case is a window of
+    them (``_window``), else None."""
+    index = None
+    spanning = [name for name in f if "displacement" in f[name]
+                and f[name]["displacement"].shape[1] == case.n_times]
+    if not spanning:
+        index = _window(f, case)
+        spanning = [] if index is None else [
+            name for name in f if "displacement" in f[name]
+            and f[name]["displacement"].shape[1] == len(f["times/case"])]
+    if not spanning:
+        raise ValueError(f"{f.filename}: no world spans the {case.n_times} times of case "
+                         f"{case.name}")
+    return sorted(spanning, key=lambda n: n == HISTORY_WORLD)[0], index
+
+
 def read_world(path: Path, case) -> World:
-    """The world of truth ``path`` that spans ``case``'s times: a scenario world (a
-    twin made under a scenario) before the history, which ends earlier. A case cut to a
-    period of the truth's times (``Case.window``) gets that period, rebased to its first
-    time as the case's observations are."""
+    """The world of truth ``path`` that spans ``case``'s times (``_spanning_world``). A
+    case cut to a period of the truth's times (``Case.window``) gets that period,
+    rebased to its first time as the case's observations are."""
     import h5py
 
     with h5py.File(path, "r") as f:
-        index = None
-        spanning = [name for name in f if "displacement" in f[name]
-                    and f[name]["displacement"].shape[1] == case.n_times]
-        if not spanning:
-            index = _window(f, case)
-            spanning = [] if index is None else [
-                name for name in f if "displacement" in f[name]
-                and f[name]["displacement"].shape[1] == len(f["times/case"])]
-        if not spanning:
-            raise ValueError(f"{path}: no world spans the {case.n_times} times of case "
-                             f"{case.name}")
-        name = sorted(spanning, key=lambda n: n == HISTORY_WORLD)[0]
+        name, index = _spanning_world(f, case)
         order = _cell_order(f, case)
         displacement = f[name]["displacement"][...][order]
         compaction = f[name]["compaction"][...][:, order]
@@ -137,14 +144,19 @@ def truth_result(path: Path, case):
 
 
 def exact_heads_case(path: Path, case):
-    """``case`` (on the truth's own times) with the truth's heads at its cells in place
-    of the interpolated ones, spin-up included: the input of an ablation run after
-    every solver predicted (no solver of a bench reads it)."""
+    """``case`` (on the times of a world of the truth: the history, or the scenario of
+    a twin made under one) with that world's heads at its cells in place of the
+    interpolated ones, spin-up included: the input of an ablation run after every
+    solver predicted (no solver of a bench reads it)."""
     import h5py
 
     with h5py.File(path, "r") as f:
         order = _cell_order(f, case)
-        world = f[HISTORY_WORLD]
+        name, index = _spanning_world(f, case)
+        if index is not None:
+            raise ValueError(f"{path}: the truth's heads are not on the {case.n_times} "
+                             f"times of case {case.name} (a window of them)")
+        world = f[name]
         heads = world["heads"][...][:, order]
         spinup = world["spinup_heads"][...][:, order] if "spinup_heads" in world else None
     if heads.shape != (len(case.aquifers), case.n_cells, case.n_times):

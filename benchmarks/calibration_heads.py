@@ -1,0 +1,185 @@
+"""What the kriged heads cost ``calibrated:terzaghi`` on a Beijing twin: the same
+calibration fitted once on the case's heads (interpolated from the monitoring wells) and
+once on the truth's heads (the flow model's, spin-up included), everything else equal.
+A scoring script, not a solver: it reads the hidden truth (``truth/truth.h5``), and
+feeding the truth's heads to a fit is the ablation, never what a solver does.
+
+    python3 -m benchmarks.calibration_heads CASE.toml WHATIF_DIR [--members 32]
+        [--option KEY=VALUE ...] [--heads case,truth] [--parts splits,whatif]
+        [--out calibration_heads.json]
+
+CASE.toml is the twin's history case (e.g. ~/.cache/landsub/beijing-small-seed0);
+WHATIF_DIR a ``landsub whatif`` folder made on that twin (its cases/baseline and
+cases/scenario, each re-made with its truth). For each heads (case, truth):
+
+- splits: fitted on the history case under spatial:0.7 and
+  temporal:2015-01 (seed 0, 20 % validating), the posterior mean predicted and scored
+  as ``benchmarks/calibration_oracle.py`` scores (test cumulative RMSE against the
+  observations and the truth, R² of the 36-month change, extensometer RMSE per aquifer),
+  plus the fraction of cells whose lag time and S_v are within a factor 2 of the truth's
+  (``engine.app.truth``'s comparable quantities), prior -> posterior;
+- what-if: fitted on the baseline's history (split none), as ``landsub whatif`` fits a
+  calibration; the first --members posterior members run on both cases (with the same
+  heads as the fit); the effect (scenario - baseline displacement) at the last time
+  against the truth's: area mean and severe-zone mean (the whatif's zone: observed rate
+  below -30 mm/yr) with relative errors, per-cell RMSE of the ensemble mean, and the
+  5-95 % band's coverage and mean width.
+
+Options (``--option KEY=VALUE``) go to every calibration (e.g. threads=1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from benchmarks.calibration_oracle import SPLITS, _truth_order, scores
+from engine.app.truth import (
+    exact_heads_case,
+    model_parameters,
+    true_effect,
+    true_parameters,
+    truth_path,
+    within_factor,
+)
+from engine.app.whatif.store import severe_cells
+from engine.caseio import load_case
+from engine.registry import make_solver
+from engine.split import Split
+from physics.calibration.forward import simulate
+
+HEADS = ("case", "truth")
+PARTS = ("splits", "whatif")
+
+
+def calibrate(case, split: Split, options: dict):
+    solver = make_solver("calibrated:terzaghi", **options)
+    started = time.perf_counter()
+    solver.fit(case, split)
+    return solver, time.perf_counter() - started
+
+
+def recovery(solver, case, truth) -> dict:
+    """Per quantity and aquifer: fraction of cells within a factor 2 of the truth,
+    prior (the case's own) and posterior mean."""
+    mean, _, _ = solver.parameters(case)
+    out = {}
+    for label, values in (("prior", model_parameters(case)),
+                          ("posterior", model_parameters(solver.space.apply(case, mean)))):
+        out[label] = {q: dict(zip(case.aquifer_names, np.round(
+            within_factor(values[q], truth[q]).mean(axis=1), 3).tolist())) for q in truth}
+    return out
+
+
+def split_runs(case_path: Path, heads: str, options: dict) -> dict:
+    case = load_case(case_path)
+    path = truth_path(case_path)
+    fitted_on = case if heads == "case" else exact_heads_case(path, case)
+    with h5py.File(path, "r") as f:
+        truth_displacement = f["history/displacement"][...][_truth_order(case, f)]
+    truth = true_parameters(path, case)
+    out = {}
+    for text in SPLITS:
+        split = Split.parse(text, case, seed=0, validation_fraction=0.2)
+        solver, seconds = calibrate(fitted_on, split, options)
+        result = solver.predict(fitted_on)
+        scored = scores(case, result, truth_displacement[:, :case.n_times])
+        out[text] = {**scored[text], "extensometer_rmse_mm": scored["extensometer_rmse_mm"],
+                     "parameters_within_2x": recovery(solver, case, truth),
+                     "fit_seconds": round(seconds, 1)}
+    return out
+
+
+def whatif_run(folder: Path, heads: str, members: int, options: dict) -> dict:
+    manifests = [folder / "cases" / which / "case.toml" for which in ("baseline", "scenario")]
+    cases = [load_case(m) for m in manifests]
+    truth = true_effect(*manifests, *cases)[:, -1]
+    severe = severe_cells(cases[0])
+    if heads == "truth":
+        cases = [exact_heads_case(truth_path(m), c) for m, c in zip(manifests, cases)]
+    solver, seconds = calibrate(cases[0], Split("none"), {**options,
+                                                          "members": max(members, 64)})
+    _, posterior, _ = solver.parameters(cases[0])
+    posterior = posterior[:members]
+    physics = {k: solver.options[k] for k in ("nodes", "substeps", "scheme", "threads")}
+    at_until = []
+    for case in cases:
+        displacement = np.empty((members, case.n_cells))
+        for cells, compaction in simulate(case, solver.space, posterior, physics):
+            displacement[:, cells] = -compaction[..., -1].sum(axis=1)
+        at_until.append(displacement)
+    effect = at_until[1] - at_until[0]                                   # [M, N] m
+    low, high = np.percentile(effect, [5, 95], axis=0)
+    mean = effect.mean(axis=0)
+    model = {"area_mean": mean.mean(), "severe_mean": mean[severe].mean()}
+    real = {"area_mean": truth.mean(), "severe_mean": truth[severe].mean()}
+    out = {}
+    for key in model:
+        out[f"{key}_mm"] = round(1e3 * float(model[key]), 2)
+        out[f"{key}_truth_mm"] = round(1e3 * float(real[key]), 2)
+        out[f"{key}_relative_error"] = round(float(model[key] / real[key] - 1.0), 3)
+    out.update({"effect_rmse_mm": round(1e3 * float(np.sqrt(np.mean((mean - truth) ** 2))), 2),
+                "band_coverage": round(float(np.mean((truth >= low) & (truth <= high))), 3),
+                "band_width_mm": round(1e3 * float(np.mean(high - low)), 2),
+                "members": members, "until": str(cases[0].times[-1]),
+                "fit_seconds": round(seconds, 1)})
+    return out
+
+
+def _effect(w: dict, key: str) -> str:
+    if not w:
+        return "-"
+    return (f"{w[key + '_mm']} / {w[key + '_truth_mm']} "
+            f"({w[key + '_relative_error']:+.1%})")
+
+
+def _option(text: str) -> tuple[str, object]:
+    key, _, value = text.partition("=")
+    return key, json.loads(value)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("case", type=Path)
+    parser.add_argument("whatif", type=Path)
+    parser.add_argument("--members", type=int, default=32)
+    parser.add_argument("--option", action="append", default=[], type=_option)
+    parser.add_argument("--heads", default=",".join(HEADS))
+    parser.add_argument("--parts", default=",".join(PARTS))
+    parser.add_argument("--out", type=Path, default=Path("calibration_heads.json"))
+    args = parser.parse_args(argv)
+    options = dict(args.option)
+    heads_asked, parts = args.heads.split(","), args.parts.split(",")
+    if not set(heads_asked) <= set(HEADS) or not set(parts) <= set(PARTS):
+        parser.error(f"--heads among {HEADS}, --parts among {PARTS}")
+    report = {"case": str(args.case), "whatif": str(args.whatif), "options": options,
+              "runs": {}}
+    for heads in heads_asked:
+        run = split_runs(args.case, heads, options) if "splits" in parts else {}
+        if "whatif" in parts:
+            run["whatif"] = whatif_run(args.whatif, heads, args.members, options)
+        report["runs"][f"{heads} heads"] = run
+        print(json.dumps({heads: run}, indent=1), flush=True)
+    lines = ["| heads | what-if area mean (rel.) | severe zone (rel.) | coverage | width (mm) "
+             "| spatial test RMSE (vs truth) | temporal test RMSE | R² 36-month change |",
+             "|---|---|---|---|---|---|---|---|"]
+    for label, run in report["runs"].items():
+        w = run.get("whatif", {})
+        s, t = run.get(SPLITS[0], {}), run.get(SPLITS[1], {})
+        lines.append(
+            f"| {label} | {_effect(w, 'area_mean')} | {_effect(w, 'severe_mean')} | "
+            f"{w.get('band_coverage', '-')} | {w.get('band_width_mm', '-')} | "
+            f"{s.get('test_cumulative_rmse_mm', '-')} ({s.get('test_rmse_vs_truth_mm', '-')}) | "
+            f"{t.get('test_cumulative_rmse_mm', '-')} | {t.get('r2_36_month_change', '-')} |")
+    print("\n".join(lines))
+    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
