@@ -14,6 +14,7 @@ from surrogates.layers import (
     PhysicsCell,
     WindowedSelfAttention,
     causal_windows,
+    run_rnn,
     window_mask,
 )
 from surrogates.neural_solver import network_names
@@ -87,6 +88,29 @@ def test_linear_physics_cell_keeps_n_fixed_at_one():
     cell = PhysicsCell(2, 4, 1, exponent=1.0, learn_exponent=False)
     assert "log_exponent" not in dict(cell.named_parameters())
     assert cell.exponent.item() == 1.0
+
+
+@pytest.mark.parametrize("nonlinearity,bias,layers,dropout", [
+    ("relu", False, 2, 0.0), ("tanh", True, 1, 0.0), ("tanh", True, 3, 0.3),
+    ("relu", True, 1, 0.0)])
+def test_run_rnn_is_bit_for_bit_torch_rnn_gradients_included(nonlinearity, bias, layers,
+                                                              dropout):
+    torch.manual_seed(0)
+    rnn = torch.nn.RNN(3, 8, num_layers=layers, nonlinearity=nonlinearity, bias=bias,
+                       batch_first=True, dropout=dropout)
+    x = torch.randn(5, 40, 3, requires_grad=True)
+    runs = []
+    for run in (lambda: rnn(x)[0], lambda: run_rnn(rnn, x)):
+        torch.manual_seed(1)                     # the same dropout masks
+        rnn.zero_grad(set_to_none=True)
+        x.grad = None
+        out = run()
+        (out.sin() * torch.linspace(-1, 1, 40)[:, None]).sum().backward()
+        runs.append([out.detach(), x.grad, *(p.grad for p in rnn.parameters())])
+    for ours, torchs in zip(*runs):
+        assert torch.equal(ours, torchs)
+    with torch.inference_mode():
+        assert torch.equal(run_rnn(rnn.eval(), x), rnn(x)[0])
 
 
 def test_geographic_weights_scale_each_neighbour():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from torch import nn
 
+from surrogates.layers import run_rnn
 from surrogates.models.base import SequenceModel
 from surrogates.neural_solver import register_network
 
@@ -25,7 +26,8 @@ class Recurrent(SequenceModel):
         self.head = nn.Linear(config["hidden"], 1)
 
     def forward(self, x):
-        return self.head(self.rnn(x)[0]).squeeze(-1)
+        states = run_rnn(self.rnn, x) if isinstance(self.rnn, nn.RNN) else self.rnn(x)[0]
+        return self.head(states).squeeze(-1)
 
 
 register_network("rnn", Recurrent)

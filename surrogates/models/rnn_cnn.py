@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from surrogates.layers import run_rnn
 from surrogates.models.base import SequenceModel
 from surrogates.neural_solver import register_network
 from surrogates.presets import SEMINAR_CASE3
@@ -30,7 +31,7 @@ class RecurrentConvolutional(SequenceModel):
     def forward(self, x):
         local = self.conv(nn.functional.pad(x.transpose(1, 2), (self.kernel - 1, 0)))
         joined = torch.cat([x, torch.relu(local).transpose(1, 2)], dim=-1)
-        return self.head(self.rnn(joined)[0]).squeeze(-1)
+        return self.head(run_rnn(self.rnn, joined)).squeeze(-1)
 
 
 register_network("rnn-cnn", RecurrentConvolutional,
