@@ -144,19 +144,18 @@ def _script(function):
 @_script
 def _recur(projected: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor],
            relu: bool) -> torch.Tensor:
-    state = torch.zeros(projected.shape[1], projected.shape[2], dtype=projected.dtype,
-                        device=projected.device)
+    states = torch.empty_like(projected)
+    state = torch.zeros_like(projected[0])
     recurrent = weight.t()
-    states: List[torch.Tensor] = []
-    for drive in projected.unbind(0):
+    for t, drive in enumerate(projected.unbind(0)):
+        pre = states[t]
         if bias is None:
-            pre = torch.mm(state, recurrent)
+            torch.mm(state, recurrent, out=pre)
         else:
-            pre = torch.addmm(bias, state, recurrent)
+            torch.addmm(bias, state, recurrent, out=pre)
         pre.add_(drive)
-        state = torch.relu(pre) if relu else torch.tanh(pre)
-        states.append(state)
-    return torch.stack(states, 0)
+        state = pre.relu_() if relu else pre.tanh_()
+    return states
 
 
 @_script
@@ -172,16 +171,16 @@ def _recur_backward(grad: torch.Tensor, states: torch.Tensor, weight: torch.Tens
     grad_pre: List[torch.Tensor] = []
     for back in range(length):
         t = length - 1 - back
-        incoming = grads[t] if back == 0 else grads[t] + carried
+        incoming = grads[t] if back == 0 else carried.add_(grads[t])
         if relu:
             pre = torch.ops.aten.threshold_backward(incoming, state[t], 0)
         else:
             pre = torch.ops.aten.tanh_backward(incoming, state[t])
         grad_pre.append(pre)
         step_weight = pre.t().mm(state[t - 1] if t > 0 else initial)
-        grad_weight = step_weight if back == 0 else grad_weight + step_weight
+        grad_weight = step_weight if back == 0 else grad_weight.add_(step_weight)
         if has_bias:
-            grad_bias = pre.sum(0) if back == 0 else grad_bias + pre.sum(0)
+            grad_bias = pre.sum(0) if back == 0 else grad_bias.add_(pre.sum(0))
         if t > 0:
             carried = pre.mm(weight)
     grad_pre.reverse()
