@@ -56,17 +56,20 @@ def _thread_settings(_):
 
     time.sleep(0.1)
     return (numba.get_num_threads(), numba.config.NUMBA_NUM_THREADS,
-            os.environ["OMP_NUM_THREADS"], os.environ["MKL_NUM_THREADS"])
+            os.environ["OMP_NUM_THREADS"], os.environ["MKL_NUM_THREADS"],
+            os.environ.get("MALLOC_TRIM_THRESHOLD_"))
 
 
 def test_threads_are_pinned_inside_the_workers(address):
     before = os.environ.get("OMP_NUM_THREADS")
-    # NUMBA_NUM_THREADS is read when Numba loads: 1 proves the worker started pinned
+    # NUMBA_NUM_THREADS is read when Numba loads: 1 proves the worker started pinned;
+    # no MALLOC_TRIM_THRESHOLD_ (distributed's default would make glibc return and
+    # re-fault memory at every training step)
     assert run_tasks(_thread_settings, range(4), scheduler=address, progress=False) \
-        == [(1, 1, "1", "1")] * 4
+        == [(1, 1, "1", "1", None)] * 4
     # distributed's own default is one OpenMP thread; 2 must come from us
     assert run_tasks(_thread_settings, range(2), scheduler="local", workers=1, threads=2,
-                     progress=False) == [(2, 2, "2", "2")] * 2
+                     progress=False) == [(2, 2, "2", "2", None)] * 2
     assert os.environ.get("OMP_NUM_THREADS") == before     # this process keeps its own
 
 
