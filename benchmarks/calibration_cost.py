@@ -23,24 +23,18 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.app.options import typed_options
 from engine.caseio import load_case
 from engine.registry import make_solver
 from engine.split import Split
 
-
-def _value(text: str):
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+SOLVER = "calibrated:terzaghi"
 
 
 def measure(case, options: dict) -> dict:
     """Fit on ``case`` and time it."""
     split = Split.parse("spatial:0.7", case, seed=0, validation_fraction=0.2)
-    solver = make_solver("calibrated:terzaghi", **options)
+    solver = make_solver(SOLVER, **options)
     started = time.perf_counter()
     report = solver.fit(case, split)
     seconds = time.perf_counter() - started
@@ -60,8 +54,8 @@ def main(argv=None) -> int:
     parser.add_argument("--option", action="append", default=[], help="KEY=VALUE")
     parser.add_argument("--out", default="calibration_cost.json")
     args = parser.parse_args(argv)
-    options = dict(pair.split("=", 1) for pair in args.option)
-    options = {k: _value(v) for k, v in options.items()}
+    options = typed_options(SOLVER, {key: value for key, _, value in
+                                     (pair.partition("=") for pair in args.option)})
     cases = [load_case(path) for path in args.cases]
     runs = []
     for k in [int(v) for v in args.cells.split(",") if v]:

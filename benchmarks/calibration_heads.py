@@ -35,30 +35,41 @@ import json
 import time
 from pathlib import Path
 
-import h5py
 import numpy as np
 
-from benchmarks.calibration_oracle import SPLITS, _truth_order, scores
+from benchmarks.calibration_oracle import SPLITS, scores
+from engine.app.options import typed_options
 from engine.app.truth import (
+    estimated_case,
     exact_heads_case,
     model_parameters,
+    read_world,
     true_effect,
     true_parameters,
     truth_path,
+    whatif_scores,
     within_factor,
 )
+from engine.app.whatif.ensemble import SolverOutcome
 from engine.app.whatif.store import severe_cells
 from engine.caseio import load_case
 from engine.registry import make_solver
 from engine.split import Split
 from physics.calibration.forward import simulate
+from physics.calibration.solver import PHYSICS_OPTIONS
 
+SOLVER = "calibrated:terzaghi"
 HEADS = ("case", "truth")
 PARTS = ("splits", "whatif")
+#: the what-if scores kept, and their decimals
+WHATIF_DIGITS = {"area_mean_mm": 2, "area_mean_truth_mm": 2, "area_mean_relative_error": 3,
+                 "severe_mean_mm": 2, "severe_mean_truth_mm": 2,
+                 "severe_mean_relative_error": 3, "effect_rmse_mm": 2, "band_coverage": 3,
+                 "band_width_mm": 2}
 
 
 def calibrate(case, split: Split, options: dict):
-    solver = make_solver("calibrated:terzaghi", **options)
+    solver = make_solver(SOLVER, **options)
     started = time.perf_counter()
     solver.fit(case, split)
     return solver, time.perf_counter() - started
@@ -67,10 +78,9 @@ def calibrate(case, split: Split, options: dict):
 def recovery(solver, case, truth) -> dict:
     """Per quantity and aquifer: fraction of cells within a factor 2 of the truth,
     prior (the case's own) and posterior mean."""
-    mean, _, _ = solver.parameters(case)
     out = {}
     for label, values in (("prior", model_parameters(case)),
-                          ("posterior", model_parameters(solver.space.apply(case, mean)))):
+                          ("posterior", model_parameters(estimated_case(solver, case)))):
         out[label] = {q: dict(zip(case.aquifer_names, np.round(
             within_factor(values[q], truth[q]).mean(axis=1), 3).tolist())) for q in truth}
     return out
@@ -80,15 +90,14 @@ def split_runs(case_path: Path, heads: str, options: dict) -> dict:
     case = load_case(case_path)
     path = truth_path(case_path)
     fitted_on = case if heads == "case" else exact_heads_case(path, case)
-    with h5py.File(path, "r") as f:
-        truth_displacement = f["history/displacement"][...][_truth_order(case, f)]
+    truth_displacement = read_world(path, case).displacement
     truth = true_parameters(path, case)
     out = {}
     for text in SPLITS:
         split = Split.parse(text, case, seed=0, validation_fraction=0.2)
         solver, seconds = calibrate(fitted_on, split, options)
         result = solver.predict(fitted_on)
-        scored = scores(case, result, truth_displacement[:, :case.n_times])
+        scored = scores(case, result, truth_displacement)
         out[text] = {**scored[text], "extensometer_rmse_mm": scored["extensometer_rmse_mm"],
                      "parameters_within_2x": recovery(solver, case, truth),
                      "fit_seconds": round(seconds, 1)}
@@ -106,27 +115,20 @@ def whatif_run(folder: Path, heads: str, members: int, options: dict) -> dict:
                                                           "members": max(members, 64)})
     _, posterior, _ = solver.parameters(cases[0])
     posterior = posterior[:members]
-    physics = {k: solver.options[k] for k in ("nodes", "substeps", "scheme", "threads")}
+    physics = {k: solver.options[k] for k in PHYSICS_OPTIONS}
     at_until = []
     for case in cases:
         displacement = np.empty((members, case.n_cells))
         for cells, compaction in simulate(case, solver.space, posterior, physics):
             displacement[:, cells] = -compaction[..., -1].sum(axis=1)
         at_until.append(displacement)
-    effect = at_until[1] - at_until[0]                                   # [M, N] m
-    low, high = np.percentile(effect, [5, 95], axis=0)
-    mean = effect.mean(axis=0)
-    model = {"area_mean": mean.mean(), "severe_mean": mean[severe].mean()}
-    real = {"area_mean": truth.mean(), "severe_mean": truth[severe].mean()}
-    out = {}
-    for key in model:
-        out[f"{key}_mm"] = round(1e3 * float(model[key]), 2)
-        out[f"{key}_truth_mm"] = round(1e3 * float(real[key]), 2)
-        out[f"{key}_relative_error"] = round(float(model[key] / real[key] - 1.0), 3)
-    out.update({"effect_rmse_mm": round(1e3 * float(np.sqrt(np.mean((mean - truth) ** 2))), 2),
-                "band_coverage": round(float(np.mean((truth >= low) & (truth <= high))), 3),
-                "band_width_mm": round(1e3 * float(np.mean(high - low)), 2),
-                "members": members, "until": str(cases[0].times[-1]),
+    # the what-if's own scoring, at one milestone: the last time
+    outcome = SolverOutcome(SOLVER, solver.kind, "posterior members", [],
+                            at_until[0][:, :, None], at_until[1][:, :, None], [], seconds)
+    table = whatif_scores([outcome], truth[:, None], severe, [0], cases[0].times[-1:])
+    values = dict(zip(table.metric, table.value))
+    out = {key: round(float(values[key]), digits) for key, digits in WHATIF_DIGITS.items()}
+    out.update({"members": members, "until": str(cases[0].times[-1]),
                 "fit_seconds": round(seconds, 1)})
     return out
 
@@ -138,22 +140,18 @@ def _effect(w: dict, key: str) -> str:
             f"({w[key + '_relative_error']:+.1%})")
 
 
-def _option(text: str) -> tuple[str, object]:
-    key, _, value = text.partition("=")
-    return key, json.loads(value)
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("case", type=Path)
     parser.add_argument("whatif", type=Path)
     parser.add_argument("--members", type=int, default=32)
-    parser.add_argument("--option", action="append", default=[], type=_option)
+    parser.add_argument("--option", action="append", default=[], help="KEY=VALUE")
     parser.add_argument("--heads", default=",".join(HEADS))
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--out", type=Path, default=Path("calibration_heads.json"))
     args = parser.parse_args(argv)
-    options = dict(args.option)
+    options = typed_options(SOLVER, {key: value for key, _, value in
+                                     (pair.partition("=") for pair in args.option)})
     heads_asked, parts = args.heads.split(","), args.parts.split(",")
     if not set(heads_asked) <= set(HEADS) or not set(parts) <= set(PARTS):
         parser.error(f"--heads among {HEADS}, --parts among {PARTS}")

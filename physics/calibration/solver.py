@@ -90,7 +90,6 @@ class CalibratedSolver(Solver):
     # -- fit ---------------------------------------------------------------------------
 
     def fit(self, case, split=None) -> dict:
-
         started = time.perf_counter()
         o = self.options
         data = training_data(case, readable_mask(case, split, o["validation"]),
