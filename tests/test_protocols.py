@@ -17,7 +17,7 @@ from cases.synthetic import synthetic_case
 from engine.app import truth as t
 from engine.app.bench import main_bench, resolve_case
 from engine.app.bench import protocols as pr
-from engine.app.bench.claims import merge_claims, not_reproduced
+from engine.app.bench.claims import merge_claims, not_reproduced, pc_rnn_claims
 from engine.caseio import load_case, write_case
 from engine.evaluate import ZONE_LIMITS, linear_rate
 
@@ -183,3 +183,28 @@ def test_all_protocols_on_the_tiny_twin(twin, tmp_path, few_epochs):
     assert not any(r["verdict"].startswith("not tested") for r in outcome["claims"])
     for row in outcome["claims"]:
         assert not not_reproduced(row) or row["evidence"], row["claim"]
+
+
+def _zone_table(rmse: dict, r2: dict) -> pd.DataFrame:
+    """A tidy table of cumulative RMSE (mm) and R² per solver and zone (test part)."""
+    rows = [{"part": "test", "solver": solver, "series": "cumulative", "zone": zone,
+             "metric": metric, "statistic": "pooled", "value": v}
+            for metric, values in (("rmse_mm", rmse), ("r2", r2))
+            for solver, by_zone in values.items() for zone, v in by_zone.items()]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("gain_mm, gain_r2, verdict", [
+    (8.0, 0.35, "reproduced"),                 # half the seminar's 14.6 mm and 0.61 reached
+    (1.5, 0.01, "partly (direction only)"),    # an overall win, a fraction of its size
+    (-1.0, -0.01, "not reproduced")])
+def test_a_pc_rnn_win_reproduces_the_seminar_only_at_its_size(gain_mm, gain_r2, verdict):
+    zones = ("all", "rebound", "moderate", "severe")
+    linear = {z: 20.0 for z in zones}
+    table = _zone_table({"pc-rnn": {z: 20.0 - gain_mm for z in zones},
+                         "pc-rnn-linear": linear},
+                        {"pc-rnn": {z: 0.5 + gain_r2 for z in zones},
+                         "pc-rnn-linear": {z: 0.5 for z in zones}})
+    runs = dict.fromkeys(("pc-rnn", "pc-rnn-linear"))
+    row = next(r for r in pc_rnn_claims(table, runs) if r["claim"] == "pc-rnn beats pc-rnn-linear")
+    assert row["verdict"] == verdict

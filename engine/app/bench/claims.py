@@ -29,6 +29,10 @@ LAG_RANGES = ((0.4, 3.0), (0.4, 4.6), (0.5, 9.4))
 ZONE_R_RANGES = {"rebound": (0.82, 0.96), "moderate": (0.71, 0.97), "severe": (0.88, 0.97)}
 #: pc-rnn against the three references: max R² increase and max RMSE reduction (mm).
 PC_RNN_GAINS = {"physics": (0.44, 2.6), "rnn-cnn": (0.31, 3.3), "pc-rnn-linear": (0.61, 14.6)}
+#: A win reproduces the seminar's when its largest gains over the zones reach this share
+#: of the seminar's quoted maxima; a smaller overall win reproduces the direction only
+#: (a 0.5 mm gain of 20 mm is within what another seed changes).
+GAIN_SHARE = 0.5
 HORIZON_MONTHS = 19
 #: GW-LSTM's cumulative R², the least at every validation point (seminar, case study 1)
 GW_LSTM_R2 = 0.81
@@ -140,7 +144,10 @@ def pc_rnn_claims(table, runs) -> list[dict]:
         rmse_best = np.nanmax([g[1] for g in gains])
         overall = gains[0]
         # the seminar quotes maxima; the verdict also asks whether pc-rnn wins overall
-        verdict = ("reproduced" if overall[0] > 0 and overall[1] > 0
+        wins = overall[0] > 0 and overall[1] > 0
+        as_large = r2_best >= GAIN_SHARE * r2_gain and rmse_best >= GAIN_SHARE * rmse_gain
+        verdict = ("reproduced" if wins and as_large
+                   else "partly (direction only)" if wins
                    else "partly (some zones only)" if r2_best > 0 and rmse_best > 0
                    else "not reproduced")
         rows.append(_row(claim, seminar, f"overall: R² {overall[0]:+.2f}, RMSE "
