@@ -8,7 +8,12 @@ the seed; with ``window`` > 0, each epoch takes one random window of that many s
 from every training cell (truncated back-propagation through time) while validation
 and prediction run over whole series. Early stopping on the validation loss (the
 training loss when there is no validation part) with ``patience`` epochs; the weights
-of the best epoch are kept. Gradient-norm clipping at ``clip``. Seeded and, on CPU,
+of the best epoch are kept. Gradient-norm clipping at ``clip``. A model with a
+``penalty()`` method (the negative log prior density of what its last forward pass
+produced, in the units of the summed squared residuals: a maximum a posteriori fit) has
+it added to each training batch's loss. The reported losses are the data's misfit;
+early stopping monitors the validation misfit, or without a validation part the
+training objective (misfit and penalty). Seeded and, on CPU,
 deterministic. Ctrl-C stops training cleanly: the best weights so far are kept and the
 report says ``interrupted``.
 
@@ -181,6 +186,7 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
     best_state, waited = None, 0
     listener = _LISTENER.get()
     batch = config["batch_size"]
+    penalty = getattr(model, "penalty", None)
     bar = tqdm(range(config["epochs"]), desc=type(model).__name__, unit="epoch",
                disable=not config["progress"], leave=False)
     try:
@@ -192,7 +198,7 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
             rows_all = torch.as_tensor(order, device=device)
             steps_all = (torch.as_tensor(starts[order][:, None] + np.arange(window),
                                          device=device) if window else None)
-            total, dof = 0.0, 0
+            total, prior, dof = 0.0, 0.0, 0
             for b in range(0, n, batch):
                 rows = rows_all[b:b + batch]
                 steps = steps_all[b:b + batch] if window else None
@@ -201,7 +207,12 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
                 if count == 0:
                     continue
                 optimizer.zero_grad(set_to_none=True)
-                (s / count).backward()
+                loss = s
+                if penalty:
+                    p = penalty()
+                    loss = s + p
+                    prior += float(p.detach())
+                (loss / count).backward()
                 if config["clip"] > 0:
                     torch.nn.utils.clip_grad_norm_(model.parameters(), config["clip"])
                 optimizer.step()
@@ -211,7 +222,8 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
             train_loss = total / dof if dof else float("nan")
             val_loss = (_evaluate(model, val_data, config["inference_batch"])
                         if val_data is not None else None)
-            monitored = val_loss if val_data is not None else train_loss
+            monitored = (val_loss if val_data is not None
+                         else (total + prior) / dof if dof else float("nan"))
             report.history.append({"epoch": epoch + 1, "train": train_loss,
                                    "validation": val_loss})
             report.epochs = epoch + 1

@@ -167,3 +167,48 @@ def test_an_epoch_listener_sees_every_epoch_and_changes_nothing():
     assert [s["epoch"] for s in seen] == list(range(1, report.epochs + 1))
     assert seen[-1]["epochs"] == config["epochs"]
     assert seen[-1]["best"] == report.best_loss and seen[-1]["best_epoch"] == report.best_epoch
+
+
+class PenalisedCumulative(Cumulative):
+    """``Cumulative`` with a Gaussian prior on its weights, counted once per sequence of
+    the last forward pass (as dpl counts its prior once per cell)."""
+
+    def __init__(self, n_features, weight):
+        super().__init__(n_features)
+        self.weight, self.rows = weight, 0
+
+    def forward(self, x):
+        self.rows = len(x)
+        return super().forward(x)
+
+    def penalty(self):
+        return self.weight * self.rows * (self.w.weight ** 2).sum()
+
+
+def test_a_model_penalty_makes_the_fit_a_map_estimate_and_leaves_the_reported_loss_the_data():
+    x, target = _data(n=30)
+    x = x.astype(np.float64)
+    weight = 40.0
+    # the MAP estimate in closed form: ridge regression on the features and targets
+    # de-meaned per sequence over the readable entries (the loss ignores a constant)
+    features, values = [], []
+    for row in range(len(x)):
+        seen = np.isfinite(target[row])
+        f = np.cumsum(x[row], axis=0)[seen]
+        features.append(f - f.mean(axis=0))
+        values.append(target[row][seen] - target[row][seen].mean())
+    a, b = np.concatenate(features), np.concatenate(values)
+    expected = np.linalg.solve(a.T @ a + weight * len(x) * np.eye(2), a.T @ b)
+    unpenalised = np.linalg.lstsq(a, b, rcond=None)[0]
+    assert np.abs(expected - unpenalised).min() > 0.05      # the prior pulls visibly
+    torch.manual_seed(0)
+    model = PenalisedCumulative(2, weight).double()
+    report = train(model, Sequences({"x": x}, {}, target), None,
+                   _config(batch_size=len(x), epochs=400, patience=0, lr=0.02),
+                   torch.device("cpu"))
+    np.testing.assert_allclose(model.w.weight.detach().numpy()[0], expected, atol=2e-3)
+    # reported: the data's misfit; monitored without a validation part: the objective
+    misfit = _evaluate(model, Sequences({"x": x}, {}, target).tensors(torch.device("cpu")), 64)
+    prior = float(model.penalty().detach()) / (len(b) - len(x))   # per degree of freedom
+    assert report.history[-1]["train"] == pytest.approx(misfit, rel=1e-4)
+    assert report.best_loss == pytest.approx(misfit + prior, rel=1e-4)
