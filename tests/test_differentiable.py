@@ -175,6 +175,10 @@ def test_dpl_saves_its_learned_parameters(tmp_path):
     assert np.all(np.abs(values) <= 4.0 * 3.0)
     loaded = load_model(tmp_path)
     assert np.array_equal(loaded.predict(case).displacement, solver.predict(case).displacement)
+    # the weights file holds the network and its bounds only, as before the prior
+    # penalty: a model saved by an earlier landsub loads
+    weights = load_file(tmp_path / "weights.safetensors")
+    assert {k for k in weights if not k.startswith("net.")} == {"bound", "offset"}
     # a stored array that is not finite is refused at load, naming the file
     from engine.errors import InputError
     from tests.model_files import rewritten
