@@ -183,6 +183,9 @@ def test_all_protocols_on_the_tiny_twin(twin, tmp_path, few_epochs):
     assert not any(r["verdict"].startswith("not tested") for r in outcome["claims"])
     for row in outcome["claims"]:
         assert not not_reproduced(row) or row["evidence"], row["claim"]
+    # case study 1's R² is shown beside what a straight line scores at the same points
+    gw = next(r for r in outcome["claims"] if r["claim"] == "GW-LSTM fits cumulative subsidence")
+    assert "; the per-cell linear trend: " in gw["measured"]
 
 
 def _zone_table(rmse: dict, r2: dict) -> pd.DataFrame:
