@@ -211,3 +211,13 @@ def test_a_pc_rnn_win_reproduces_the_seminar_only_at_its_size(gain_mm, gain_r2, 
     runs = dict.fromkeys(("pc-rnn", "pc-rnn-linear"))
     row = next(r for r in pc_rnn_claims(table, runs) if r["claim"] == "pc-rnn beats pc-rnn-linear")
     assert row["verdict"] == verdict
+
+
+def test_networks_that_score_below_the_truth_are_named():
+    """Below the noise-free truth on the observations means noise learnt (case study 2)."""
+    def row(solver, rmse):
+        return {"protocol": "seminar-2-am-gru", "solver": solver, "where": str(pr.MONTHLY_YEAR),
+                "metric": "rmse_mm", "value": rmse, "n_values": 10}
+    rows = [row("truth", 9.88), row("am-gru", 7.28), row("lag-am-gru", 10.1)]
+    assert pr.below_the_truth(rows, ("am-gru", "lag-am-gru")) == ["am-gru"]
+    assert pr.below_the_truth(rows[:1] + rows[2:], ("am-gru", "lag-am-gru")) == []

@@ -286,6 +286,16 @@ def monthly_signal_noise(s: Scored) -> tuple[float, float]:
             M_TO_MM * np.sqrt(np.mean((observed - truth)[scored] ** 2)))
 
 
+def below_the_truth(rows, solvers) -> list[str]:
+    """The ``solvers`` whose monthly RMSE in MONTHLY_YEAR is below the noise-free
+    truth's in the protocol's ``rows``. A network trained on other cells of the same
+    dates can learn the part of the noise those cells share at each acquisition (the
+    twin's atmospheric screen): a spatial split does not hide it, and scoring below the
+    truth on the observations is its sign."""
+    floor = _get(rows, "truth", MONTHLY_YEAR, "rmse_mm")
+    return [n for n in solvers if _get(rows, n, MONTHLY_YEAR, "rmse_mm") < floor]
+
+
 def lag_evidence(s: Scored) -> list[str]:
     """Why the lag shift can or cannot help on this case: the lag times against the time
     step, how much the shift moves the inputs, the noise floor, the exact-heads ablation."""
@@ -328,12 +338,8 @@ def lag_evidence(s: Scored) -> list[str]:
                      if floor > rmse[1] else
                      f"the floor is below the seminar's {rmse[1]} mm: the observations allow "
                      f"the claim (RMSE {rmse[0]} -> {rmse[1]} mm, R² {r2[0]} -> {r2[1]})")
-        below = [n for n in ("am-gru", "lag-am-gru")
-                 if _get(rows, n, MONTHLY_YEAR, "rmse_mm") < floor]
+        below = below_the_truth(rows, ("am-gru", "lag-am-gru"))
         if below:
-            # a network trained on other cells of the same dates can learn the part of the
-            # noise those cells share at each acquisition (the twin's atmospheric screen):
-            # a spatial split does not hide it, and beating the truth is the sign
             lines.append(f"{' and '.join(below)} score below the noise-free truth "
                          f"({'; '.join(f'{n} {scored(n)}' for n in below)}): they reproduce part of "
                          "the observations' noise, which is shared between cells at each "
