@@ -34,9 +34,9 @@ from engine.app.bench.runner import load_runs
 from engine.app.truth import truth_path, truth_result
 from engine.caseio import load_case
 from engine.evaluate import increments
+from engine.units import M_TO_MM
 
-NETWORKS = ("am-gru", "lag-am-gru")
-MM = 1e3
+PROTOCOL = pr.PROTOCOLS["seminar-2-am-gru"]
 
 
 def per_date(values: np.ndarray, scored: np.ndarray) -> np.ndarray:
@@ -47,7 +47,7 @@ def per_date(values: np.ndarray, scored: np.ndarray) -> np.ndarray:
 
 
 def rms(values: np.ndarray) -> float:
-    return float(MM * np.sqrt(np.nanmean(values ** 2)))
+    return float(M_TO_MM * np.sqrt(np.nanmean(values ** 2)))
 
 
 def main(argv=None) -> int:
@@ -57,10 +57,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     plan = json.loads((args.folder / "bench.json").read_text(encoding="utf-8"))
     manifest = resolve_case(plan["case"], lambda *_: None)
-    resolved = pr.resolve(pr.PROTOCOLS["seminar-2-am-gru"], load_case(manifest), manifest,
-                          plan["preset"], plan["seed"])
+    resolved = pr.resolve(PROTOCOL, load_case(manifest), manifest, plan["preset"],
+                          plan["seed"])
     case, split = resolved.case, resolved.split
-    runs = load_runs(args.folder, list(NETWORKS))
+    runs = load_runs(args.folder, list(PROTOCOL.solvers))
     mask = pr.monthly_mask(case, split) & np.isfinite(case.observations.displacement)
     observed, scored = increments(case.observations.displacement, mask)
     true, _ = increments(truth_result(truth_path(manifest), case).displacement, mask)
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
     dates = np.isfinite(shared)
     out = {"folder": str(args.folder), "entries": int(scored.sum()), "dates": int(dates.sum()),
            "noise_rms_mm": rms(noise), "shared_noise_rms_mm": rms(shared[dates]), "networks": {}}
-    for name in NETWORKS:
+    for name in PROTOCOL.solvers:
         change, _ = increments(runs[name][0].displacement, mask)
         change = np.where(scored, change, np.nan)
         departure = per_date(np.nan_to_num(change - true), scored)

@@ -338,7 +338,7 @@ def lag_evidence(s: Scored) -> list[str]:
                      if floor > rmse[1] else
                      f"the floor is below the seminar's {rmse[1]} mm: the observations allow "
                      f"the claim (RMSE {rmse[0]} -> {rmse[1]} mm, R² {r2[0]} -> {r2[1]})")
-        below = below_the_truth(rows, ("am-gru", "lag-am-gru"))
+        below = below_the_truth(rows, s.protocol.solvers)
         if below:
             lines.append(f"{' and '.join(below)} score below the noise-free truth "
                          f"({'; '.join(f'{n} {scored(n)}' for n in below)}): they reproduce part of "
