@@ -1,7 +1,7 @@
 """Cost of ``calibrated:terzaghi``'s fit against the number of cells.
 
     python3 benchmarks/calibration_cost.py CASE.toml [CASE.toml ...] [--cells 500,1000]
-        [--option KEY=VALUE ...] [--out calibration_cost.json]
+        [--option calibrated:terzaghi:KEY=VALUE ...] [--out calibration_cost.json]
 
 Fits the calibration on each case (all its cells, and with ``--cells`` also on the
 first K cells of the first case: one study area at several sizes) on the bench's split
@@ -23,8 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.app.options import typed_options
+from engine.app.options import options_of
 from engine.caseio import load_case
+from engine.errors import InputError
 from engine.registry import make_solver
 from engine.split import Split
 
@@ -51,11 +52,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("cases", nargs="+")
     parser.add_argument("--cells", default="", help="sizes (first K cells of the first case)")
-    parser.add_argument("--option", action="append", default=[], help="KEY=VALUE")
+    parser.add_argument("--option", action="append", default=[], help=f"{SOLVER}:KEY=VALUE")
     parser.add_argument("--out", default="calibration_cost.json")
     args = parser.parse_args(argv)
-    options = typed_options(SOLVER, {key: value for key, _, value in
-                                     (pair.partition("=") for pair in args.option)})
+    try:
+        options = options_of(SOLVER, args.option)
+    except InputError as exc:
+        parser.error(str(exc))
     cases = [load_case(path) for path in args.cases]
     runs = []
     for k in [int(v) for v in args.cells.split(",") if v]:

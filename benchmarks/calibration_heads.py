@@ -5,7 +5,7 @@ A scoring script, not a solver: it reads the hidden truth (``truth/truth.h5``), 
 feeding the truth's heads to a fit is the ablation, never what a solver does.
 
     python3 -m benchmarks.calibration_heads CASE.toml WHATIF_DIR [--members 32]
-        [--option KEY=VALUE ...] [--heads case,truth] [--parts splits,whatif]
+        [--option calibrated:terzaghi:KEY=VALUE ...] [--heads case,truth] [--parts splits,whatif]
         [--out calibration_heads.json]
 
 CASE.toml is the twin's history case (e.g. ~/.cache/landsub/beijing-small-seed0);
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.calibration_oracle import SPLITS, scores
-from engine.app.options import typed_options
+from engine.app.options import options_of
 from engine.app.truth import (
     estimated_case,
     exact_heads_case,
@@ -53,6 +53,7 @@ from engine.app.truth import (
 from engine.app.whatif.ensemble import SolverOutcome
 from engine.app.whatif.store import severe_cells
 from engine.caseio import load_case
+from engine.errors import InputError
 from engine.registry import make_solver
 from engine.split import Split
 from physics.calibration.forward import simulate
@@ -145,13 +146,15 @@ def main(argv=None) -> int:
     parser.add_argument("case", type=Path)
     parser.add_argument("whatif", type=Path)
     parser.add_argument("--members", type=int, default=32)
-    parser.add_argument("--option", action="append", default=[], help="KEY=VALUE")
+    parser.add_argument("--option", action="append", default=[], help=f"{SOLVER}:KEY=VALUE")
     parser.add_argument("--heads", default=",".join(HEADS))
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--out", type=Path, default=Path("calibration_heads.json"))
     args = parser.parse_args(argv)
-    options = typed_options(SOLVER, {key: value for key, _, value in
-                                     (pair.partition("=") for pair in args.option)})
+    try:
+        options = options_of(SOLVER, args.option)
+    except InputError as exc:
+        parser.error(str(exc))
     heads_asked, parts = args.heads.split(","), args.parts.split(",")
     if not set(heads_asked) <= set(HEADS) or not set(parts) <= set(PARTS):
         parser.error(f"--heads among {HEADS}, --parts among {PARTS}")

@@ -10,7 +10,7 @@ cells repeated ``--repeat`` times for more work. The 1-minute load average is
 recorded: the machine may be shared.
 
     python benchmarks/dask_tiles.py [CASE.toml] [--repeat 10] [--tile-cells 1250] [--runs 3]
-                                    [--option nodes=39 --option substeps=4]
+                                    [--option terzaghi:nodes=39 --option terzaghi:substeps=4]
     python benchmarks/dask_tiles.py --check     # CI: a generated case, ~1 minute
 
 ``--check`` (no case file needed) runs a generated case (cases.synthetic, 500 cells x
@@ -42,8 +42,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.app.distributed import local_cluster, predict_tiles, run_tasks  # noqa: E402
+from engine.app.options import options_of  # noqa: E402
 from engine.caseio import load_case  # noqa: E402
-from engine.registry import parse_option  # noqa: E402
+from engine.errors import InputError  # noqa: E402
 from physics.solver import TerzaghiSolver  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dask_tiles.json"
@@ -91,10 +92,14 @@ def main(argv=None) -> int:
                    help="tile the case's cells this many times (more work per run)")
     p.add_argument("--tile-cells", type=int, default=1250)
     p.add_argument("--runs", type=int, default=3, help="timed runs per cluster; best kept")
-    p.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+    p.add_argument("--option", action="append", default=[], metavar="terzaghi:KEY=VALUE",
                    help="a terzaghi option other than its default (more work per cell: "
-                        "nodes=39, substeps=4)")
+                        "terzaghi:nodes=39, terzaghi:substeps=4)")
     args = p.parse_args(argv)
+    try:
+        options = options_of("terzaghi", args.option)
+    except InputError as exc:
+        p.error(str(exc))
 
     load_start = os.getloadavg()
     if args.check:
@@ -106,8 +111,7 @@ def main(argv=None) -> int:
         args.case = args.case or DEFAULT_CASE
         case = load_case(args.case).without_observations()
     case = case.take_cells(np.tile(np.arange(case.n_cells), args.repeat))
-    solver = TerzaghiSolver(**{key: parse_option(TerzaghiSolver, key, value) for key, value
-                               in (text.split("=", 1) for text in args.option)})
+    solver = TerzaghiSolver(**options)
     rows = [measure(solver, case, workers, args.tile_cells, args.runs) for workers in (1, 2)]
     one, two = rows
     difference = float(np.max(np.abs(one["result"].displacement - two["result"].displacement)))

@@ -200,6 +200,24 @@ def test_network_options_are_refused_before_training(option, words):
         make_solver("lstm", **options["lstm"])
 
 
+@pytest.mark.parametrize("script", ["calibration_cost", "calibration_heads"])
+def test_benchmark_scripts_take_options_spelled_as_the_commands(script, tmp_path, capsys):
+    """A one-solver script reads ``--option SOLVER:KEY=VALUE`` like every command and
+    refuses the bare ``KEY=VALUE`` or another solver's option in one line, exit 2."""
+    import importlib
+
+    from engine.app.options import options_of
+
+    assert options_of("calibrated:terzaghi", ["calibrated:terzaghi:threads=1"]) == {"threads": 1}
+    main = importlib.import_module(f"benchmarks.{script}").main
+    for bad, words in [("threads=1", "expected SOLVER:KEY=VALUE"),
+                       ("lstm:hidden=3", "does not run")]:
+        with pytest.raises(SystemExit) as stop:
+            main([str(tmp_path / "case.toml"), str(tmp_path), "--option", bad])
+        assert stop.value.code == 2
+        assert words in capsys.readouterr().err
+
+
 def test_output_paths_are_checked_before_any_work(tmp_path):
     (tmp_path / "file").write_text("x")
     (tmp_path / "folder").mkdir()

@@ -37,6 +37,12 @@ def options_per_solver(names, given: dict) -> dict:
     return {name: typed_options(name, given.get(name, {})) for name in names}
 
 
+def options_of(name: str, pairs: list[str] | None) -> dict:
+    """Typed options of the one solver ``name`` from ``SOLVER:KEY=VALUE`` texts: a script
+    that runs one solver takes ``--option`` spelled as the commands take it."""
+    return options_per_solver([name], parse_solver_options(pairs))[name]
+
+
 #: options whose values may start with "-" (negative rates: ``--zones -30,0``)
 SIGNED_OPTIONS = ("--zones",)
 
