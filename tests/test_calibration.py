@@ -211,6 +211,22 @@ def test_recovers_the_truths_parameters(fitted):
         report["ensemble_mean_misfit"][0]["insar_rmse_mm"]
 
 
+def test_predict_is_the_posterior_predictive_mean(fitted):
+    """predict averages the runs of the posterior members, each run on its own by the
+    physics solver, at calibrated and at kriged cells alike; the run of the mean
+    parameters differs from it (compaction is not linear in them)."""
+    case, _, _, solver, _ = fitted
+    predicted = solver.predict(case)
+    runs = [solver.physics_solver.predict(member) for member in solver.posterior_members(case)]
+    np.testing.assert_allclose(predicted.displacement,
+                               np.mean([r.displacement for r in runs], axis=0), atol=1e-12)
+    np.testing.assert_allclose(predicted.compaction,
+                               np.mean([r.compaction for r in runs], axis=0), atol=1e-12)
+    mean, _, _ = solver.parameters(case)
+    at_mean = solver.physics_solver.predict(solver.space.apply(case, mean)).displacement
+    assert np.abs(at_mean - predicted.displacement).max() > 1e-5
+
+
 def test_fit_reads_no_test_observation(fitted):
     case, _, split, solver, _ = fitted
     test = split.test_mask(case)

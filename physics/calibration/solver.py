@@ -5,8 +5,8 @@ validation unless ``validation=False``; ``observations.py``), draws a prior ense
 of per-cell parameters around the case's own (``parameters.py``), and updates it by a
 localized ES-MDA (``smoother.py``), each assimilation one batched forward run of all
 members and cells (``forward.py``). Cells without observations get the posterior by
-ordinary kriging (``kriging.py``). ``predict(case)`` runs the physics with the
-posterior-mean parameters; ``posterior_members(case)`` gives one case per member for
+ordinary kriging (``kriging.py``). ``predict(case)`` is the posterior predictive
+mean (every member run, averaged); ``posterior_members(case)`` gives one case per member for
 ensemble what-ifs. The posterior is saved as HDF5 + JSON (no pickle).
 
 Options: members (>= 2; 64 by default), iterations (assimilations), seed, radius (m:
@@ -126,7 +126,7 @@ class CalibratedSolver(Solver):
         # 18.8 mm with the fitted nugget, 12.5 mm without)
         self.variograms = [fit_variogram(self.x, self.y, mean[p], vrng).without_nugget()
                            for p in range(self.space.size)]
-        final, _ = self._assimilation(record, mean[None], None, None)
+        final, _ = self._assimilation(record, ensemble, None, None)
         self.report = {
             "calibrated_cells": int(len(data.cells)), "observations": data.n_values,
             "insar_noise_m": data.displacement_noise,
@@ -301,11 +301,19 @@ class CalibratedSolver(Solver):
         return mean, members, sd
 
     def predict(self, case) -> Result:
+        """The posterior predictive mean: every posterior member run, their compaction
+        averaged. Not the run of the posterior-mean parameters: compaction is not linear
+        in them, least of all at unseen cells, whose kriged members spread widely (small
+        twin, spatial 70/30, test cumulative RMSE 14.1 mm for the members' mean against
+        17.1 mm for the mean's run; temporal 2015-01: 22.3 against 27.1)."""
         started = time.perf_counter()
-        mean, _, _ = self.parameters(case)
-        run = self.physics_solver.predict(self.space.apply(case, mean))
-        return Result.for_case(case, self.name, self.kind, run.displacement,
-                               compaction=run.compaction, options=dict(self.options),
+        _, members, _ = self.parameters(case)
+        compaction = np.zeros((len(case.aquifers), case.n_cells, case.n_times))
+        for cells, part in simulate(case, self.space, members, self._physics(),
+                                    self.options["chunk"]):
+            compaction[:, cells] = part.mean(axis=0)
+        return Result.for_case(case, self.name, self.kind, -compaction.sum(axis=0) + 0.0,
+                               compaction=compaction, options=dict(self.options),
                                wall_seconds=time.perf_counter() - started)
 
     def posterior_members(self, case) -> list:
