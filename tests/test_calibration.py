@@ -66,13 +66,22 @@ def twin(n_side=5, months=48, seed=0):
     return case, truth_case
 
 
-@pytest.fixture(scope="module")
-def fitted():
+def _fit(**options):
     case, truth = twin()
     split = Split("spatial", train_fraction=0.7, seed=1)
-    solver = make_solver("calibrated:terzaghi", **FAST)
+    solver = make_solver("calibrated:terzaghi", **options)
     report = solver.fit(case, split)
     return case, truth, split, solver, report
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    return _fit(**FAST)
+
+
+@pytest.fixture(scope="module")
+def fitted_gradient():
+    return _fit(**FAST, method="gradient")
 
 
 def test_inflation_factors_sum_to_one():
@@ -179,8 +188,11 @@ def test_kriging_spread_grows_away_from_data():
     assert variance[0] < 0.5 * variance[1]
 
 
-def test_recovers_the_truths_parameters(fitted):
-    case, truth, split, solver, report = fitted
+@pytest.mark.parametrize("method", ["smoother", "gradient"])
+def test_recovers_the_truths_parameters(method, request):
+    case, truth, split, solver, report = request.getfixturevalue(
+        {"smoother": "fitted", "gradient": "fitted_gradient"}[method])
+    assert report["method"] == method
     mean, _, _ = solver.parameters(case)
     prior_error, posterior_error = [], []
     for p, kind in enumerate(solver.space.kind):
@@ -207,8 +219,8 @@ def test_recovers_the_truths_parameters(fitted):
     calibrated = solver.predict(case).displacement[test]
     assert np.sqrt(np.mean((calibrated - truth_run) ** 2)) < \
         0.25 * np.sqrt(np.mean((prior_run - truth_run) ** 2))
-    assert report["posterior_mean_misfit"]["insar_rmse_mm"] < \
-        report["ensemble_mean_misfit"][0]["insar_rmse_mm"]
+    history = report["ensemble_mean_misfit" if method == "smoother" else "map_misfit"]
+    assert report["posterior_mean_misfit"]["insar_rmse_mm"] < history[0]["insar_rmse_mm"]
 
 
 def test_predict_is_the_posterior_predictive_mean(fitted):
@@ -260,9 +272,75 @@ def test_save_load_and_posterior_members(fitted, tmp_path):
     assert np.all(sd[:, test] >= 0) and np.all(sd[:, split.train_cells(case)] == 0)
 
 
-def test_conformance():
-    passed = check_solver("calibrated:terzaghi", members=16, nodes=9)
+@pytest.mark.parametrize("method", ["smoother", "gradient"])
+def test_conformance(method):
+    passed = check_solver("calibrated:terzaghi", members=16, nodes=9, method=method)
     assert {"no peeking", "determinism", "save/load", "compaction sum"} <= set(passed)
+
+
+def test_gauss_newton_gradient_matches_central_differences_and_the_twin():
+    """The Gauss-Newton gradient J^T r of the readings' misfit (J by forward
+    differences of the Numba physics, the residual whitened by a correlated model error)
+    against central differences of that misfit, and at the cells without an extensometer
+    against the differentiable twin's exact gradient of the same misfit."""
+    torch = pytest.importorskip("torch")
+    from physics.calibration import gradient as gn
+    from surrogates.differentiable import consolidation as dtwin
+
+    case, _ = twin(n_side=3, months=36)
+    solver = make_solver("calibrated:terzaghi", **FAST)
+    record = solver.record(case)
+    record.errors = (smoother.ErrorModel(0.004, 12.0), smoother.ErrorModel(0.001, 12.0))
+    space, physics = solver.space, solver._physics()
+    z = 0.3 * np.random.default_rng(4).standard_normal((space.size, case.n_cells))
+    phi, grad, curvature, _ = gn.linearise(record, space, z, physics, 8192)
+    assert np.all(np.linalg.eigvalsh(curvature) >= -1e-9 * np.abs(curvature).max())  # J^T J
+    h = 1e-4
+    central = np.empty_like(grad)
+    for p in range(space.size):
+        step = np.zeros_like(z)
+        step[p] = h
+        central[p] = (gn.objective(record, space, z + step, physics, 8192)[0]
+                      - gn.objective(record, space, z - step, physics, 8192)[0]) / (2 * h)
+    np.testing.assert_allclose(grad, central, rtol=0.02, atol=0.02 * np.abs(central).max())
+    # the twin: white InSAR error only, so that Phi is 1/2 |r / noise|^2 + 1/2 |z|^2
+    record.errors = (smoother.ErrorModel(), smoother.ErrorModel())
+    _, grad, _, _ = gn.linearise(record, space, z, physics, 8192)
+    heads, days, sediments, skip = dtwin.case_tensors(record.sub)
+    zt = torch.tensor(z, requires_grad=True)
+    values = torch.as_tensor(space.spread)[:, None] * zt
+    compaction = dtwin.case_part(dtwin.compaction(
+        heads, days, dtwin.with_parameters(sediments, space.aquifer, space.kind, values),
+        physics["nodes"]), skip)
+    observed = torch.as_tensor(record.data.displacement)
+    seen = torch.isfinite(observed)
+    residual = torch.where(seen, -compaction.sum(dim=0) - torch.nan_to_num(observed), 0.0)
+    no_site = np.setdiff1d(np.arange(case.n_cells), record.sites)
+    objective = (0.5 * (residual[no_site] / record.data.displacement_noise) ** 2).sum()
+    objective.backward()
+    exact = zt.grad.numpy()[:, no_site]
+    np.testing.assert_allclose(grad[:, no_site], exact, rtol=0.02,
+                               atol=0.02 * np.abs(exact).max())
+
+
+def test_laplace_members_have_the_curvatures_inverse_as_covariance():
+    from physics.calibration.gradient import laplace_members
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((2, 3, 3))
+    curvature = a @ np.transpose(a, (0, 2, 1)) + np.eye(3)              # [U, P, P]
+    z = np.array([[0.5, -0.2], [0.1, 0.0], [-0.3, 0.4]])                # [P, U]
+    draws = laplace_members(z, curvature, 40000, rng)                   # [M, P, U]
+    for u in range(2):
+        np.testing.assert_allclose(draws[:, :, u].mean(axis=0), z[:, u], atol=0.02)
+        np.testing.assert_allclose(np.cov(draws[:, :, u].T), np.linalg.inv(curvature[u]),
+                                   atol=0.02)
+
+
+def test_unknown_method_is_refused():
+    from engine.errors import InputError
+    with pytest.raises(InputError, match="method"):
+        make_solver("calibrated:terzaghi", method="newton")
 
 
 def test_unknown_physics_is_refused():

@@ -120,7 +120,6 @@ def products(simulated: np.ndarray, observed: np.ndarray, noise: np.ndarray, alp
     members = simulated.shape[-1]
     a = np.empty((len(simulated), members, members))
     b = np.empty_like(a)
-    correlated = error is not None and error.structural > 0.0
     for first in range(0, len(simulated), PRODUCT_CHUNK):
         part = slice(first, first + PRODUCT_CHUNK)
         seen = np.isfinite(observed[part])
@@ -128,26 +127,27 @@ def products(simulated: np.ndarray, observed: np.ndarray, noise: np.ndarray, alp
         anomalies = (d - d.mean(axis=-1, keepdims=True)) / np.sqrt(members - 1.0)
         perturbation = np.sqrt(alpha) * rng.standard_normal(d.shape) * seen[..., None]
         innovation = np.where(seen, observed[part], 0.0)[..., None] - d
-        if correlated:
-            s, y = _whitened(anomalies, innovation, seen, noise[part], months[part],
-                             series[part], error)
-            y += perturbation
-        else:
-            scale = np.where(seen, 1.0 / noise[part], 0.0)[..., None]
-            s = anomalies * scale
-            y = innovation * scale + perturbation
+        s, y = whiten((anomalies, innovation), seen, noise[part],
+                      None if months is None else months[part],
+                      None if series is None else series[part], error)
+        y = y + perturbation
         st = np.transpose(s, (0, 2, 1))
         a[part] = st @ s
         b[part] = st @ y
     return a, b
 
 
-def _whitened(anomalies, innovation, seen, noise, months, series, error: ErrorModel):
-    """L^-1 anomalies and L^-1 innovation [j, n, Ne] (0 where not seen); the points that
-    share their readings' pattern, noise, times and series share L, and each such group
-    is one batched product."""
-    s = np.zeros_like(anomalies)
-    y = np.zeros_like(innovation)
+def whiten(arrays: tuple, seen, noise, months, series, error: ErrorModel | None) -> tuple:
+    """Each of ``arrays`` ([J, n, K]: K columns per reading of J points) whitened per
+    point, L^-1 x with L L^T = R the covariance of the point's seen readings, and 0 where
+    not seen: divided by the noise sd [J, n] (m) without a model ``error`` (or one of sd
+    0); with one, ``months`` and ``series`` [J, n] place each reading in time and in its
+    series (see ErrorModel). The points that share their readings' pattern, noise, times
+    and series share L, and each such group is one batched product."""
+    if error is None or error.structural <= 0.0:
+        scale = np.where(seen, 1.0 / noise, 0.0)[..., None]
+        return tuple(np.where(seen[..., None], x, 0.0) * scale for x in arrays)
+    out = tuple(np.zeros_like(x) for x in arrays)
     groups = {}
     for j, row in enumerate(seen):
         at = np.flatnonzero(row)
@@ -155,9 +155,9 @@ def _whitened(anomalies, innovation, seen, noise, months, series, error: ErrorMo
         groups.setdefault(id(w), (w, at, []))[2].append(j)
     for w, at, rows in groups.values():
         rows = np.asarray(rows)[:, None]
-        s[rows, at] = w @ anomalies[rows, at]
-        y[rows, at] = w @ innovation[rows, at]
-    return s, y
+        for x, white in zip(arrays, out):
+            white[rows, at] = w @ x[rows, at]
+    return out
 
 
 def update(members: np.ndarray, blocks, alpha: float) -> np.ndarray:

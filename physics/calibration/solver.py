@@ -9,7 +9,9 @@ ordinary kriging (``kriging.py``). ``predict(case)`` is the posterior predictive
 mean (every member run, averaged); ``posterior_members(case)`` gives one case per member for
 ensemble what-ifs. The posterior is saved as HDF5 + JSON (no pickle).
 
-Options: members (>= 2; 64 by default), iterations (assimilations), seed, radius (m:
+Options: method ("smoother", the default, or "gradient": Gauss-Newton with a
+Laplace posterior, ``gradient.py``), members (>= 2; 64 by default), iterations
+(assimilations, or Gauss-Newton iterations), seed, radius (m:
 InSAR localization), extensometer_radius (m), prior_length (m: correlation of the prior
 error), the prior spreads (ln units; offset_spread in m), insar_noise and
 extensometer_noise (m; 0 = estimated from the data), insar_model_error and
@@ -37,17 +39,21 @@ from engine import __version__
 from engine.errors import InputError
 from engine.registry import composed_class, register_composition
 from engine.result import Result
-from engine.solver import Solver
+from engine.solver import Limit, Solver
 from engine.units import DAYS_PER_MONTH
 from physics.calibration.forward import first_times, simulate
+from physics.calibration.gradient import gauss_newton
 from physics.calibration.kriging import Variogram, fit_variogram, krige_members
 from physics.calibration.observations import model_error, readable_mask, training_data
 from physics.calibration.parameters import ParameterSpace
+from physics.calibration.record import Record
 from physics.calibration.smoother import ErrorModel, inflation_factors, localization, products, update
 from physics.solver import TerzaghiSolver
 
 PHYSICS = {"terzaghi": TerzaghiSolver}
 PHYSICS_OPTIONS = ("nodes", "substeps", "scheme", "threads")
+#: how ``fit`` finds the posterior: the ensemble smoother or Gauss-Newton (gradient.py)
+METHODS = ("smoother", "gradient")
 POSTERIOR_FILE = "posterior.h5"
 STATE_FILE = "calibration.json"
 MANIFEST_FILE = "solver.json"
@@ -60,7 +66,7 @@ class CalibratedSolver(Solver):
     stateful = True
     physics = "terzaghi"
     defaults = {
-        "members": 64, "iterations": 8, "seed": 0, "radius": 3000.0,
+        "method": "smoother", "members": 64, "iterations": 8, "seed": 0, "radius": 3000.0,
         "extensometer_radius": 20000.0, "prior_length": 15000.0,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
         "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 2.0,
@@ -70,6 +76,7 @@ class CalibratedSolver(Solver):
         "neighbours": 32, "validation": True, "chunk": 8192,
         "nodes": 19, "substeps": 1, "scheme": "default", "threads": 0,
     }
+    limits = {"method": Limit(choices=METHODS)}
 
     def __init__(self, **options):
         super().__init__(**options)
@@ -92,29 +99,24 @@ class CalibratedSolver(Solver):
     def fit(self, case, split=None) -> dict:
         started = time.perf_counter()
         o = self.options
-        data = training_data(case, readable_mask(case, split, o["validation"]),
-                             o["insar_noise"], o["extensometer_noise"])
-        self.space = ParameterSpace.for_case(case, {
-            "interbed_thickness": o["thickness_spread"], "kv": o["kv_spread"],
-            "sskv": o["sskv_spread"], "sske": o["sske_spread"],
-            "preconsolidation_offset": o["offset_spread"], "head_drift": o["drift_spread"]},
-            last_time=data.n_times - 1)
-        # the forward runs need the calibrated cells up to the last readable time only
-        sub = first_times(case.take_cells(data.cells).without_observations(), data.n_times)
-        x, y = sub.cells.x, sub.cells.y
+        record = self.record(case, split)
+        data, x, y = record.data, record.sub.cells.x, record.sub.cells.y
         rng = np.random.default_rng(o["seed"])
         ensemble = self.space.draw_prior(rng, x, y, o["members"], o["prior_length"])
         self.prior = ensemble.copy()
-        sites, site_of = np.unique(data.ext_cell, return_inverse=True)
-        weights = (localization(x, y, x, y, o["radius"]),
-                   localization(x, y, x[sites], y[sites], o["extensometer_radius"]))
-        record = _Record(sub, data, sites, site_of, weights)
         # its own stream: the main smoother draws the same with or without a pilot
         record.errors = self._model_errors(record, ensemble,
                                            np.random.default_rng(o["seed"] + 3))
-        alphas = inflation_factors(o["iterations"], o["inflation_ratio"])
-        ensemble, history, interrupted = self._smooth(record, ensemble, alphas, rng,
-                                                      f"{self.name} ES-MDA")
+        if o["method"] == "gradient":
+            ensemble, history, interrupted = gauss_newton(
+                record, self.space, self._physics(), o["chunk"], o["iterations"],
+                o["members"], rng, f"{self.name} Gauss-Newton")
+            progress = {"map_misfit": history}
+        else:
+            alphas = inflation_factors(o["iterations"], o["inflation_ratio"])
+            ensemble, history, interrupted = self._smooth(record, ensemble, alphas, rng,
+                                                          f"{self.name} ES-MDA")
+            progress = {"inflation_factors": alphas.tolist(), "ensemble_mean_misfit": history}
         self.posterior = ensemble
         self.cell_ids = np.asarray(case.cells.ids)[data.cells].astype(str)
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
@@ -133,10 +135,29 @@ class CalibratedSolver(Solver):
             "extensometer_noise_m": float(data.ext_noise[0]) if len(data.ext_noise) else None,
             "model_error": {kind: {"sd_m": e.structural, "months": e.months}
                             for kind, e in zip(("insar", "extensometer"), record.errors)},
-            "inflation_factors": alphas.tolist(), "ensemble_mean_misfit": history,
+            "method": o["method"], **progress,
             "posterior_mean_misfit": final, "interrupted": interrupted,
             "fit_seconds": time.perf_counter() - started}
         return dict(self.report)
+
+    def record(self, case, split=None) -> Record:
+        """What the fit compares its runs with (white errors until set); sets the
+        parameter space."""
+        o = self.options
+        data = training_data(case, readable_mask(case, split, o["validation"]),
+                             o["insar_noise"], o["extensometer_noise"])
+        self.space = ParameterSpace.for_case(case, {
+            "interbed_thickness": o["thickness_spread"], "kv": o["kv_spread"],
+            "sskv": o["sskv_spread"], "sske": o["sske_spread"],
+            "preconsolidation_offset": o["offset_spread"], "head_drift": o["drift_spread"]},
+            last_time=data.n_times - 1)
+        # the forward runs need the calibrated cells up to the last readable time only
+        sub = first_times(case.take_cells(data.cells).without_observations(), data.n_times)
+        x, y = sub.cells.x, sub.cells.y
+        sites, site_of = np.unique(data.ext_cell, return_inverse=True)
+        weights = (localization(x, y, x, y, o["radius"]),
+                   localization(x, y, x[sites], y[sites], o["extensometer_radius"]))
+        return Record(sub, data, sites, site_of, weights)
 
     def _smooth(self, record, ensemble, alphas, rng, label):
         """ES-MDA from ``ensemble`` with inflation factors ``alphas``: (the last
@@ -192,7 +213,7 @@ class CalibratedSolver(Solver):
         [U, T] and extensometers [series, T], NaN where not observed) instead. The InSAR
         blocks are formed chunk by chunk, as the forward run yields them, so no
         [Ne, U, T] array is ever held."""
-        sub, data, sites, site_of = record.sub, record.data, record.sites, record.site_of
+        sub, data, sites = record.sub, record.data, record.sites
         insar_error = record.errors[0]
         ne = len(ensemble)
         residual = np.full(data.displacement.shape, np.nan)
@@ -215,13 +236,13 @@ class CalibratedSolver(Solver):
                     insar_error, months, np.zeros(observed.shape, dtype=np.int64))
             hit = np.flatnonzero(np.isin(sites, cells))
             at_sites[:, :, hit] = compaction[:, :, sites[hit] - cells[0]]
-        simulated_ext = self._extensometer_changes(data, at_sites, site_of)
+        simulated_ext = record.extensometer_changes(at_sites)
         ext_error = simulated_ext.mean(axis=1) - data.ext_change
         misfit = {"insar_rmse_mm": 1e3 * float(np.sqrt(squared / max(count, 1))),
                   "extensometer_rmse_mm": 1e3 * float(np.sqrt(np.mean(ext_error**2)))
                   if ext_error.size else 0.0}
         if alpha is None:
-            return misfit, (residual, self._extensometer_series(data, ext_error, sub.n_times))
+            return misfit, (residual, record.extensometer_series(ext_error))
         ext = (self._extensometer_products(record, simulated_ext, alpha, rng)
                if len(sites) else None)
         return misfit, (insar, ext)
@@ -230,42 +251,10 @@ class CalibratedSolver(Solver):
         return {k: self.options[k] for k in PHYSICS_OPTIONS}
 
     @staticmethod
-    def _extensometer_changes(data, compaction, site_of) -> np.ndarray:
-        """[R, Ne] simulated change of each extensometer record since its reference."""
-        c = compaction[:, data.ext_aquifer, site_of]            # [Ne, R, T]
-        rows = np.arange(len(site_of))
-        return (c[:, rows, data.ext_time] - c[:, rows, data.ext_reference]).T
-
-    @staticmethod
-    def _extensometer_series(data, values, n_times) -> np.ndarray:
-        """[series, n_times] ``values`` [R] of the extensometer records, one row per
-        (site, aquifer) on the time axis, NaN where a series has no record."""
-        key = data.ext_cell * (int(data.ext_aquifer.max(initial=0)) + 1) + data.ext_aquifer
-        series, row = np.unique(key, return_inverse=True)
-        out = np.full((len(series), n_times), np.nan)
-        out[row, data.ext_time] = values
-        return out
-
-    @staticmethod
     def _extensometer_products(record, simulated, alpha, rng):
         """Ne x Ne blocks per extensometer site: its records padded into [K, n, Ne]."""
-        data, site_of, n_sites = record.data, record.site_of, len(record.sites)
-        counts = np.bincount(site_of, minlength=n_sites)
-        order = np.argsort(site_of, kind="stable")
-        slot = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
-        shape = (n_sites, int(counts.max()))
-        observed = np.full(shape, np.nan)
-        noise = np.ones(shape)
-        padded = np.zeros(shape + (simulated.shape[1],))
-        months = np.zeros(shape)
-        aquifer = np.zeros(shape, dtype=np.int64)
-        where = (site_of[order], slot)
-        observed[where] = data.ext_change[order]
-        noise[where] = data.ext_noise[order]
-        padded[where] = simulated[order]
-        months[where] = record.months[data.ext_time[order]]
-        aquifer[where] = data.ext_aquifer[order]
-        return products(padded, observed, noise, alpha, rng, record.errors[1], months, aquifer)
+        observed, noise, padded, months, series = record.by_site(simulated)
+        return products(padded, observed, noise, alpha, rng, record.errors[1], months, series)
 
     # -- predict -----------------------------------------------------------------------
 
@@ -360,20 +349,6 @@ class CalibratedSolver(Solver):
             solver.x, solver.y = f["x"][...], f["y"][...]
             solver.prior, solver.posterior = f["prior"][...], f["posterior"][...]
         return solver
-
-
-class _Record:
-    """What every forward run of one fit compares with: the calibrated cells' case
-    ``sub``, the readable ``data``, the extensometer ``sites`` (indices into the cells)
-    and each record's site (``site_of``), the localization ``weights`` (InSAR,
-    extensometers), the readings' ``months`` since the first time and the model
-    ``errors`` (InSAR, extensometer ErrorModel; white until set)."""
-
-    def __init__(self, sub, data, sites, site_of, weights):
-        self.sub, self.data, self.sites, self.site_of = sub, data, sites, site_of
-        self.weights = weights
-        self.months = np.asarray(sub.days, dtype=np.float64) / DAYS_PER_MONTH
-        self.errors = (ErrorModel(), ErrorModel())
 
 
 def calibrated_class(physics: str, name: str) -> type:
