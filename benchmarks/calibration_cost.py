@@ -44,8 +44,7 @@ def measure(case, options: dict) -> dict:
     return {"case": case.name, "cells": case.n_cells, "calibrated_cells": cells,
             "record_steps": steps, "fit_seconds": round(seconds, 2),
             "seconds_per_calibrated_cell": round(seconds / cells, 5),
-            "member_cell_steps": int(solver.options["members"]) * cells * steps
-            * (int(solver.options["iterations"]) + 1)}
+            "member_cell_steps": int(report["member_runs"]) * cells * steps}
 
 
 def main(argv=None) -> int:

@@ -62,14 +62,15 @@ def gauss_newton(record, space, physics: dict, chunk: int, iterations: int, memb
                  rng: np.random.Generator, label: str = "Gauss-Newton"):
     """Minimise every calibrated cell's Phi from the prior mean; returns (posterior
     members [members, P, U] in the space's units, the misfit history (one dict per
-    iteration, as the smoother's), whether it was interrupted)."""
+    iteration, as the smoother's), whether it was interrupted, the runs of all cells
+    it took)."""
     from tqdm import tqdm
 
     z = np.zeros((space.size, len(record.data.cells)))
     damping = np.full(z.shape[1], INITIAL_DAMPING)
     phi, gradient, curvature, misfit = _with_prior(z, linearise(record, space, z, physics,
                                                                 chunk))
-    history, interrupted = [], False
+    history, interrupted, runs = [], False, space.size + 1
     progress = tqdm(range(iterations), desc=label, unit="iteration", leave=False)
     try:
         for _ in progress:
@@ -81,6 +82,7 @@ def gauss_newton(record, space, physics: dict, chunk: int, iterations: int, memb
                 trial[:, waiting] = _step(z, gradient, curvature, damping)[:, waiting]
                 t_phi = objective(record, space, trial, physics, chunk)[0] \
                     + 0.5 * np.sum(trial**2, axis=0)
+                runs += 1
                 better = waiting & (t_phi < phi)
                 z[:, better], phi[better] = trial[:, better], t_phi[better]
                 moved |= better
@@ -90,6 +92,7 @@ def gauss_newton(record, space, physics: dict, chunk: int, iterations: int, memb
                     break
             phi, gradient, curvature, misfit = _with_prior(z, linearise(record, space, z,
                                                                         physics, chunk))
+            runs += space.size + 1
             history.append({**misfit, "objective": float(phi.sum()),
                             "cells_improved": float(moved.mean())})
             progress.set_postfix(insar_mm=f"{misfit['insar_rmse_mm']:.1f}",
@@ -102,7 +105,7 @@ def gauss_newton(record, space, physics: dict, chunk: int, iterations: int, memb
     finally:
         progress.close()
     return space.spread[None, :, None] * laplace_members(z, curvature, members, rng), \
-        history, interrupted
+        history, interrupted, runs
 
 
 def _with_prior(z, parts):

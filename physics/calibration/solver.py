@@ -108,7 +108,7 @@ class CalibratedSolver(Solver):
         record.errors = self._model_errors(record, ensemble,
                                            np.random.default_rng(o["seed"] + 3))
         if o["method"] == "gradient":
-            ensemble, history, interrupted = gauss_newton(
+            ensemble, history, interrupted, runs = gauss_newton(
                 record, self.space, self._physics(), o["chunk"], o["iterations"],
                 o["members"], rng, f"{self.name} Gauss-Newton")
             progress = {"map_misfit": history}
@@ -117,6 +117,7 @@ class CalibratedSolver(Solver):
             ensemble, history, interrupted = self._smooth(record, ensemble, alphas, rng,
                                                           f"{self.name} ES-MDA")
             progress = {"inflation_factors": alphas.tolist(), "ensemble_mean_misfit": history}
+            runs = o["members"] * len(history)
         self.posterior = ensemble
         self.cell_ids = np.asarray(case.cells.ids)[data.cells].astype(str)
         self.x, self.y = np.asarray(x, float), np.asarray(y, float)
@@ -136,6 +137,8 @@ class CalibratedSolver(Solver):
             "model_error": {kind: {"sd_m": e.structural, "months": e.months}
                             for kind, e in zip(("insar", "extensometer"), record.errors)},
             "method": o["method"], **progress,
+            # runs of every calibrated cell, the last of the posterior's members included
+            "member_runs": runs + o["members"],
             "posterior_mean_misfit": final, "interrupted": interrupted,
             "fit_seconds": time.perf_counter() - started}
         return dict(self.report)
