@@ -221,6 +221,15 @@ def test_recovers_the_truths_parameters(method, request):
         0.25 * np.sqrt(np.mean((prior_run - truth_run) ** 2))
     history = report["ensemble_mean_misfit" if method == "smoother" else "map_misfit"]
     assert report["posterior_mean_misfit"]["insar_rmse_mm"] < history[0]["insar_rmse_mm"]
+    # runs of every cell: the smoother's assimilations, Gauss-Newton's Jacobians and
+    # trial steps, then the posterior members' run
+    n_params = solver.space.size
+    if method == "smoother":
+        assert report["member_runs"] == FAST["members"] * (FAST["iterations"] + 1)
+    else:
+        iterations = len(history)
+        assert (n_params + 1) * (iterations + 1) + iterations + FAST["members"] \
+            <= report["member_runs"] <= (n_params + 4) * (iterations + 1) + FAST["members"]
 
 
 def test_predict_is_the_posterior_predictive_mean(fitted):
