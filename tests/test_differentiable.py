@@ -192,14 +192,17 @@ def test_dpl_saves_its_learned_parameters(tmp_path):
             load_model(bad)
 
 
-def test_dpl_trains_through_a_spinup(tiny_twin_with_spinup):
+@pytest.mark.parametrize("drift_spread", [0.0, 2.0])
+def test_dpl_trains_through_a_spinup(tiny_twin_with_spinup, drift_spread):
     """On the twin (its 1955-2002 spin-up first), dpl's training sequences run the whole
-    record and carry the observations at the case's times only."""
+    record and carry the observations at the case's times only; with a head drift too
+    (the trainer hands the record up to the last training time only)."""
     from engine.registry import make_solver
     from engine.split import Split
 
     case = tiny_twin_with_spinup.take_cells(np.arange(12))
-    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "epochs": 1})
+    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "epochs": 1,
+                                            "drift_spread": drift_spread})
     report = solver.fit(case, Split.parse("temporal:2012-01", case))
     assert np.isfinite(report["history"][-1]["train"])
     record, skip = case.spinup_record()
@@ -232,3 +235,34 @@ def test_dpl_prior_penalty_pulls_the_learned_parameters_to_the_prior():
     # measured: 0.16 -> 0.08 prior spreads (rms), misfit 0.0032 -> 0.0039
     assert z_heavy < 0.7 * z_free
     assert misfit_heavy > 1.1 * misfit_free
+
+
+def test_dpl_runs_the_head_drift_as_the_calibration_applies_it():
+    """With drift_spread > 0 the network also outputs a head drift per aquifer; its
+    twin run (the drift ramped onto the heads in torch) equals terzaghi on
+    ``ParameterSpace.apply`` of the same parameters."""
+    from surrogates.differentiable.dpl import ParameterNetwork, _sediment_arrays
+
+    case = _small(load_case(ROOT / "cases" / "verification" / "three-aquifer-column.toml"),
+                  cells=3, months=24)
+    space = ParameterSpace.for_case(case, {**{k: 1.0 for k in SEDIMENT_KINDS},
+                                           "head_drift": 2.0})
+    arrays, keys = _sediment_arrays(case)
+    config = {"hidden": 4, "layers": 1, "nodes": 19, "substeps": 1, "smoothing": 0.0,
+              "checkpoint": 0}
+    torch.manual_seed(0)
+    network = ParameterNetwork(2, space, keys, config, scale=1.0)
+    with torch.no_grad():       # the untrained network gives the prior: move it off
+        network.net[-1].weight.normal_(0.0, 0.5)
+    network.ramp = torch.as_tensor(space.ramp(case.times))
+    covariates = torch.randn(case.n_cells, 2, dtype=torch.float64)
+    heads = torch.as_tensor(np.stack([a.head for a in case.aquifers], axis=-1))
+    days = torch.as_tensor(np.broadcast_to(np.asarray(case.days, dtype=np.float64),
+                                           (case.n_cells, case.n_times)).copy())
+    with torch.no_grad():
+        got = network.compaction(heads, days, covariates,
+                                 {k: torch.as_tensor(v) for k, v in arrays.items()}).numpy()
+        values = network.parameters_of(covariates).numpy()
+    assert np.abs(values[space.kind == "head_drift"]).max() > 0.1
+    expected = TerzaghiSolver().predict(space.apply(case, values)).compaction
+    assert np.abs(got - expected).max() <= FORWARD_TOLERANCE_M

@@ -146,7 +146,7 @@ class ParameterSpace:
             aq = aquifers[a]
             if "head_drift" in mine:
                 aq = replace(aq, head=aq.head + mine["head_drift"][:, None]
-                             * self._ramp(case.times)[None, :])
+                             * self.ramp(case.times)[None, :])
             aquifers[a] = replace(
                 aq,
                 interbeds=tuple(_changed(m, mine, aq.initial_head) for m in aq.interbeds),
@@ -154,7 +154,7 @@ class ParameterSpace:
                                                                  aq.initial_head))
         return replace(case, aquifers=tuple(aquifers))
 
-    def _ramp(self, times: np.ndarray) -> np.ndarray:
+    def ramp(self, times: np.ndarray) -> np.ndarray:
         """[T] the drift's share at ``times``: 0 up to the window's start, 1 from its end."""
         start, end = (np.datetime64(d, "D") for d in self.drift_window)
         span = max(float((end - start).astype(np.float64)), 1.0)

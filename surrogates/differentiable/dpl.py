@@ -8,8 +8,11 @@ the training period (change, deepest drawdown and spread, m). It outputs the fiv
 calibration parameters of ``physics.calibration.parameters`` per compressible aquifer,
 bounded to the calibration prior's range: ln multipliers of interbed_thickness, kv, sskv
 and sske in +-CLIP_SD prior spreads (tanh), the preconsolidation_offset in
-[0, CLIP_SD x offset_spread] m (sigmoid; a negative offset would be clipped anyway).
-The network starts at the prior (multipliers 1, a small offset).
+[0, CLIP_SD x offset_spread] m (sigmoid; a negative offset would be clipped anyway);
+with ``drift_spread`` > 0 (m) also the calibration's head drift per aquifer, in
++-CLIP_SD x drift_spread (tanh), ramped onto the heads from the first case time to the
+last training time and held, as ``ParameterSpace.apply`` does (0, the default: none).
+The network starts at the prior (multipliers 1, a small offset, no drift).
 
 Training (``fit``), end to end through the torch twin (``consolidation``), with the one
 trainer ``surrogates.train`` (its loss compares each sequence up to a constant): one
@@ -74,7 +77,7 @@ INITIAL_OFFSET_M = 0.5
 PHYSICS = {"terzaghi": TerzaghiSolver}
 SPREAD_OPTIONS = {"interbed_thickness": "thickness_spread", "kv": "kv_spread",
                   "sskv": "sskv_spread", "sske": "sske_spread",
-                  "preconsolidation_offset": "offset_spread"}
+                  "preconsolidation_offset": "offset_spread", "head_drift": "drift_spread"}
 
 
 def covariates(case, until: int) -> tuple[np.ndarray, list[str]]:
@@ -138,6 +141,11 @@ class ParameterNetwork(torch.nn.Module):
         self.register_buffer("spread", torch.as_tensor(space.spread, dtype=torch.float64),
                              persistent=False)
         self.register_buffer("offset", torch.as_tensor(offset))
+        # [R] the head drift's share at the record's times (fit sets it; not saved)
+        self.register_buffer("ramp", torch.zeros(0, dtype=torch.float64), persistent=False)
+        drift = space.kind == "head_drift"
+        self.drift = [(int(space.aquifer[p]), int(p)) for p in np.flatnonzero(drift)]
+        self.sediment_rows = np.flatnonzero(~drift)
 
     def parameters_of(self, covariates: torch.Tensor) -> torch.Tensor:
         """[P, B] calibration parameters (ln multipliers; offset in m)."""
@@ -152,12 +160,21 @@ class ParameterNetwork(torch.nn.Module):
         return out
 
     def compaction(self, heads, days, covariates, arrays):
-        """[A, B, T] m: the twin on the network's parameters."""
+        """[A, B, T] m: the twin on the network's parameters (the head drift added to
+        the heads as ``ParameterSpace.apply`` adds it)."""
         values = self.last_values = self.parameters_of(covariates)
-        sediments = twin.with_parameters(self.sediments(arrays), self.space.aquifer,
-                                         self.space.kind, values)
+        rows = self.sediment_rows
+        sediments = twin.with_parameters(self.sediments(arrays), self.space.aquifer[rows],
+                                         self.space.kind[rows], values[rows])
+        heads = heads.permute(2, 0, 1)
+        if self.drift:
+            drift = [torch.zeros_like(heads[0, :, 0])] * heads.shape[0]
+            for a, p in self.drift:
+                drift[a] = values[p]
+            # the trainer may hand the record's first times only
+            heads = heads + torch.stack(drift)[:, :, None] * self.ramp[:heads.shape[-1]]
         c = self.config
-        return twin.compaction(heads.permute(2, 0, 1), days[0], sediments, c["nodes"],
+        return twin.compaction(heads, days[0], sediments, c["nodes"],
                                c["substeps"], c["smoothing"], c["checkpoint"])
 
     def penalty(self) -> torch.Tensor:
@@ -194,7 +211,7 @@ class DplSolver(Solver):
         "progress": False, "threads": 1, "device": "cpu",
         "nodes": 19, "substeps": 1, "smoothing": 0.0, "checkpoint": 24,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
-        "sske_spread": 0.5, "offset_spread": 3.0, "prior_error": 0.0,
+        "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 0.0, "prior_error": 0.0,
     }
 
     def __init__(self, **options):
@@ -218,7 +235,8 @@ class DplSolver(Solver):
         split = split or Split("none")
         train_mask, validation_mask = split.train_mask(case), split.validation_mask(case)
         self.until = int(np.flatnonzero(train_mask.any(axis=0))[-1]) + 1
-        self.space = ParameterSpace.for_case(case, {k: o[v] for k, v in SPREAD_OPTIONS.items()})
+        self.space = ParameterSpace.for_case(case, {k: o[v] for k, v in SPREAD_OPTIONS.items()},
+                                             last_time=self.until - 1)
         raw, names = covariates(case, self.until)
         seen = train_mask.any(axis=1)
         mean, sd = raw[seen].mean(axis=0), raw[seen].std(axis=0)
@@ -243,6 +261,8 @@ class DplSolver(Solver):
         torch.manual_seed(o["seed"])
         model = ParameterNetwork(len(names), self.space, keys, config, scale,
                                  o["prior_error"])
+        model.ramp = torch.as_tensor(self.space.ramp(case.spinup_record()[0].times)) \
+            if model.drift else model.ramp
         trainer = {k: o[k] for k in ("lr", "weight_decay", "batch_size", "epochs", "patience",
                                      "clip", "seed", "inference_batch", "progress")}
         with torch_threads(o["threads"]):
@@ -335,17 +355,12 @@ class DplSolver(Solver):
         self._require_fit()
         values = self._parameters(case)
         o = self.options
+        changed = self.space.apply(case.without_observations(), values)
         if o["smoothing"] > 0:
-            heads, days, sediments, skip = twin.case_tensors(case)
-            with torch.no_grad():
-                compaction = twin.case_part(twin.compaction(
-                    heads, days, twin.with_parameters(sediments, self.space.aquifer,
-                                                      self.space.kind, torch.as_tensor(values)),
-                    o["nodes"], o["substeps"], o["smoothing"]), skip).numpy()
+            compaction = twin.simulate_case(changed, o["nodes"], o["substeps"], o["smoothing"])
         else:
             physics = TerzaghiSolver(nodes=o["nodes"], substeps=o["substeps"])
-            compaction = physics.predict(self.space.apply(case.without_observations(),
-                                                          values)).compaction
+            compaction = physics.predict(changed).compaction
         return Result.for_case(case, self.name, self.kind, -compaction.sum(axis=0) + 0.0,
                                compaction=compaction, options=dict(self.options),
                                wall_seconds=time.perf_counter() - started)
