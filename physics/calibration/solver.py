@@ -365,5 +365,5 @@ def calibrated_class(physics: str, name: str) -> type:
 register_composition(
     "calibrated", "calibrated:<physics>",
     "physics with per-cell parameters fitted to the training record (localized ES-MDA, "
-    "kriged to unseen cells)",
+    "or Gauss-Newton with method=gradient; kriged to unseen cells)",
     "calibrated:terzaghi", lambda rest, name: calibrated_class(rest, name))
