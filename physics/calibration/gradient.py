@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from physics.calibration.forward import simulate
 from physics.calibration.parameters import CLIP_SD
 from physics.calibration.smoother import whiten
 
@@ -159,38 +158,27 @@ def _runs(record, space, batch, physics, chunk, jacobian: bool):
     phi = np.zeros(n_cells)
     gradient = np.zeros((n_params, n_cells))
     curvature = np.zeros((n_cells, n_params, n_params))
-    at_sites = np.zeros((len(batch), len(record.sub.aquifers), len(sites), record.sub.n_times))
+    at_sites = record.sites_buffer(len(batch))
     squared, count = 0.0, 0
-    for cells, compaction in simulate(record.sub, space, space.spread[None, :, None] * batch,
-                                      physics, chunk):
-        displacement = -compaction.sum(axis=1)                          # [M, n, T]
-        observed = data.displacement[cells]
-        seen = np.isfinite(observed)
+    for cells, displacement, observed, seen in record.run(
+            space, space.spread[None, :, None] * batch, physics, chunk, at_sites):
         residual = np.where(seen, displacement[0] - np.where(seen, observed, 0.0), 0.0)
         squared += float(np.sum(residual**2))
         count += int(seen.sum())
-        hit = np.flatnonzero(np.isin(sites, cells))
-        at_sites[:, :, hit] = compaction[:, :, sites[hit] - cells[0]]
         columns = [residual[..., None]]
         if jacobian:
             columns.append(np.transpose(displacement[1:] - displacement[0], (1, 2, 0)) / STEP)
-        noise = np.full(observed.shape, data.displacement_noise)
-        months = np.broadcast_to(record.months, observed.shape)
-        _add(cells, whiten(tuple(columns), seen, noise, months,
-                           np.zeros(observed.shape, dtype=np.int64), record.errors[0]),
-             phi, gradient, curvature)
-    misfit = {"insar_rmse_mm": 1e3 * float(np.sqrt(squared / max(count, 1))),
-              "extensometer_rmse_mm": 0.0}
+        _add(cells, whiten(tuple(columns), seen, *record.insar_layout(observed),
+                           record.errors[0]), phi, gradient, curvature)
+    simulated = record.extensometer_changes(at_sites)                  # [R, M]
+    error = simulated[:, 0] - data.ext_change
     if len(sites):
-        simulated = record.extensometer_changes(at_sites)              # [R, M]
-        error = simulated[:, 0] - data.ext_change
-        misfit["extensometer_rmse_mm"] = 1e3 * float(np.sqrt(np.mean(error**2)))
         columns = np.column_stack([error, (simulated[:, 1:] - simulated[:, :1]) / STEP])
         observed, noise, padded, months, series = record.by_site(columns)
         _add(sites, whiten((padded[..., :1], padded[..., 1:]) if jacobian else
                            (padded[..., :1],), np.isfinite(observed), noise, months, series,
                            record.errors[1]), phi, gradient, curvature)
-    return phi, gradient, curvature, misfit
+    return phi, gradient, curvature, record.misfit(squared, count, error)
 
 
 def _add(cells, whitened, phi, gradient, curvature):

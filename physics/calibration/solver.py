@@ -137,7 +137,8 @@ class CalibratedSolver(Solver):
             "model_error": {kind: {"sd_m": e.structural, "months": e.months}
                             for kind, e in zip(("insar", "extensometer"), record.errors)},
             "method": o["method"], **progress,
-            # runs of every calibrated cell, the last of the posterior's members included
+            # runs of every calibrated cell, the posterior members' last one included
+            # (not a pilot's: model errors of -1 estimate them first)
             "member_runs": runs + o["members"],
             "posterior_mean_misfit": final, "interrupted": interrupted,
             "fit_seconds": time.perf_counter() - started}
@@ -216,38 +217,29 @@ class CalibratedSolver(Solver):
         [U, T] and extensometers [series, T], NaN where not observed) instead. The InSAR
         blocks are formed chunk by chunk, as the forward run yields them, so no
         [Ne, U, T] array is ever held."""
-        sub, data, sites = record.sub, record.data, record.sites
-        insar_error = record.errors[0]
+        data = record.data
         ne = len(ensemble)
         residual = np.full(data.displacement.shape, np.nan)
         insar = (np.empty((len(data.cells), ne, ne)), np.empty((len(data.cells), ne, ne)))
-        at_sites = np.zeros((ne, len(sub.aquifers), len(sites), sub.n_times))
+        at_sites = record.sites_buffer(ne)
         squared, count = 0.0, 0
-        for cells, compaction in simulate(sub, self.space, ensemble, self._physics(),
-                                          self.options["chunk"]):
-            displacement = -compaction.sum(axis=1)                     # [Ne, n, T]
-            observed = data.displacement[cells]
-            seen = np.isfinite(observed)
+        for cells, displacement, observed, seen in record.run(
+                self.space, ensemble, self._physics(), self.options["chunk"], at_sites):
             residual[cells] = displacement.mean(axis=0) - observed
             squared += float(np.sum(residual[cells][seen] ** 2))
             count += int(seen.sum())
             if alpha is not None:
-                noise = np.full(observed.shape, data.displacement_noise)
-                months = np.broadcast_to(record.months, observed.shape)
+                noise, months, series = record.insar_layout(observed)
                 insar[0][cells], insar[1][cells] = products(
                     np.transpose(displacement, (1, 2, 0)), observed, noise, alpha, rng,
-                    insar_error, months, np.zeros(observed.shape, dtype=np.int64))
-            hit = np.flatnonzero(np.isin(sites, cells))
-            at_sites[:, :, hit] = compaction[:, :, sites[hit] - cells[0]]
+                    record.errors[0], months, series)
         simulated_ext = record.extensometer_changes(at_sites)
         ext_error = simulated_ext.mean(axis=1) - data.ext_change
-        misfit = {"insar_rmse_mm": 1e3 * float(np.sqrt(squared / max(count, 1))),
-                  "extensometer_rmse_mm": 1e3 * float(np.sqrt(np.mean(ext_error**2)))
-                  if ext_error.size else 0.0}
+        misfit = record.misfit(squared, count, ext_error)
         if alpha is None:
             return misfit, (residual, record.extensometer_series(ext_error))
         ext = (self._extensometer_products(record, simulated_ext, alpha, rng)
-               if len(sites) else None)
+               if len(record.sites) else None)
         return misfit, (insar, ext)
 
     def _physics(self) -> dict:

@@ -261,8 +261,8 @@ class DplSolver(Solver):
         torch.manual_seed(o["seed"])
         model = ParameterNetwork(len(names), self.space, keys, config, scale,
                                  o["prior_error"])
-        model.ramp = torch.as_tensor(self.space.ramp(case.spinup_record()[0].times)) \
-            if model.drift else model.ramp
+        if model.drift:
+            model.ramp = torch.as_tensor(self.space.ramp(case.spinup_record()[0].times))
         trainer = {k: o[k] for k in ("lr", "weight_decay", "batch_size", "epochs", "patience",
                                      "clip", "seed", "inference_batch", "progress")}
         with torch_threads(o["threads"]):
