@@ -312,7 +312,7 @@ def test_gauss_newton_gradient_matches_central_differences_and_the_twin():
         central[p] = (gn.objective(record, space, z + step, physics, 8192)[0]
                       - gn.objective(record, space, z - step, physics, 8192)[0]) / (2 * h)
     np.testing.assert_allclose(grad, central, rtol=0.02, atol=0.02 * np.abs(central).max())
-    # the twin: white InSAR error only, so that Phi is 1/2 |r / noise|^2 + 1/2 |z|^2
+    # the twin: white InSAR error only, so that the misfit is 1/2 |r / noise|^2
     record.errors = (smoother.ErrorModel(), smoother.ErrorModel())
     _, grad, _, _ = gn.linearise(record, space, z, physics, 8192)
     heads, days, sediments, skip = dtwin.case_tensors(record.sub)
