@@ -11,7 +11,11 @@ training loss when there is no validation part) with ``patience`` epochs; the we
 of the best epoch are kept. Gradient-norm clipping at ``clip``. A model with a
 ``penalty()`` method (the negative log prior density of what its last forward pass
 produced, in the units of the summed squared residuals: a maximum a posteriori fit) has
-it added to each training batch's loss. The reported losses are the data's misfit;
+it added to each training batch's loss. A part may carry a ``Whitening`` (the inverse
+Cholesky factor of its readings' error covariance, one per pattern of readings): the
+residuals are then whitened before they are squared, and the constant is the
+generalised least-squares one (with white errors of one size, the plain de-meaning);
+windows are refused with it. The reported losses are the data's misfit;
 early stopping monitors the validation misfit, or without a validation part the
 training objective (misfit and penalty). Seeded and, on CPU,
 deterministic. Ctrl-C stops training cleanly: the best weights so far are kept and the
@@ -36,13 +40,26 @@ from tqdm.auto import tqdm
 
 
 @dataclass
+class Whitening:
+    """The error covariance R of each sequence's readings, as W = L^-1 (L L^T = R) in
+    the target's units: ``factors`` [K, T, T], one per pattern of readings, zero in the
+    rows and columns of the times that pattern has no reading; ``pattern`` [n] the
+    factor of each sequence (whose finite targets must be that pattern's times)."""
+
+    factors: np.ndarray
+    pattern: np.ndarray
+
+
+@dataclass
 class Sequences:
-    """One part of the data: ``dynamic`` inputs [n, T, ...], ``static`` inputs [n, ...]
-    and ``target`` [n, T] (in target-scale units, NaN where not usable)."""
+    """One part of the data: ``dynamic`` inputs [n, T, ...], ``static`` inputs [n, ...],
+    ``target`` [n, T] (in target-scale units, NaN where not usable) and, optionally,
+    the ``whitening`` of its residuals."""
 
     dynamic: dict
     static: dict
     target: np.ndarray
+    whitening: Whitening | None = None
 
     def __len__(self) -> int:
         return len(self.target)
@@ -54,10 +71,18 @@ class Sequences:
 
     def tensors(self, device) -> "_Tensors":
         end = self.horizon()
+        w = self.whitening
+        if w is not None:
+            inside = np.isfinite(self.target)
+            for k, factor in enumerate(w.factors):
+                if not (inside[w.pattern == k] == factor.any(axis=1)).all():
+                    raise ValueError("a sequence's readings are not its whitening pattern's")
         return _Tensors(
             {k: torch.as_tensor(v[:, :end]).to(device) for k, v in self.dynamic.items()},
             {k: torch.as_tensor(v).to(device) for k, v in self.static.items()},
-            torch.as_tensor(self.target[:, :end], dtype=torch.float32).to(device))
+            torch.as_tensor(self.target[:, :end], dtype=torch.float32).to(device),
+            None if w is None else torch.as_tensor(w.factors[:, :end, :end]).to(device),
+            None if w is None else torch.as_tensor(w.pattern).to(device))
 
 
 @dataclass
@@ -65,9 +90,12 @@ class _Tensors:
     dynamic: dict
     static: dict
     target: torch.Tensor
+    factors: torch.Tensor | None = None
+    pattern: torch.Tensor | None = None
 
     def batch(self, rows: torch.Tensor, steps: torch.Tensor | None = None):
-        """Inputs (keywords) and target of ``rows``; ``steps`` [B, W] picks a window per row."""
+        """Inputs (keywords), target and the loss's whitening (keywords) of ``rows``;
+        ``steps`` [B, W] picks a window per row."""
         if steps is None:
             dynamic = {k: v[rows] for k, v in self.dynamic.items()}
             target = self.target[rows]
@@ -75,18 +103,34 @@ class _Tensors:
             r = rows[:, None]
             dynamic = {k: v[r, steps] for k, v in self.dynamic.items()}
             target = self.target[r, steps]
-        return {**dynamic, **{k: v[rows] for k, v in self.static.items()}}, target
+        whitening = ({} if self.factors is None
+                     else {"factors": self.factors, "pattern": self.pattern[rows]})
+        return {**dynamic, **{k: v[rows] for k, v in self.static.items()}}, target, whitening
 
 
-def sequence_loss(output: torch.Tensor, target: torch.Tensor):
-    """(sum of squared residuals about each sequence's mean residual, degrees of freedom)
-    over the finite targets; output and target [B, L]."""
+def sequence_loss(output: torch.Tensor, target: torch.Tensor, factors=None, pattern=None):
+    """(sum of squared residuals about each sequence's constant, degrees of freedom)
+    over the finite targets; output and target [B, L]. Without ``factors`` the constant
+    is the mean residual; with them ([K, L, L] and each row's ``pattern`` [B], see
+    ``Whitening``) the residual e is whitened, w = W e, and the constant c minimises
+    |w - c W 1|^2 (the generalised least-squares constant)."""
     mask = torch.isfinite(target)
     count = mask.sum(dim=1)
+    dof = int((count - (count > 0).long()).sum())
     error = torch.where(mask, output - torch.nan_to_num(target), 0.0)
-    mean = error.sum(dim=1) / count.clamp(min=1)
-    residual = torch.where(mask, error - mean[:, None], 0.0)
-    return (residual * residual).sum(), int((count - (count > 0).long()).sum())
+    if factors is None:
+        mean = error.sum(dim=1) / count.clamp(min=1)
+        residual = torch.where(mask, error - mean[:, None], 0.0)
+        return (residual * residual).sum(), dof
+    total = error.new_zeros(())
+    for k in torch.unique(pattern).tolist():
+        w_k = factors[k].to(error.dtype)
+        white = error[pattern == k] @ w_k.T
+        ones = w_k.sum(dim=1)
+        constant = white @ ones / (ones @ ones).clamp(min=torch.finfo(error.dtype).tiny)
+        residual = white - constant[:, None] * ones
+        total = total + (residual * residual).sum()
+    return total, dof
 
 
 _LISTENER = contextvars.ContextVar("epoch_listener", default=None)
@@ -145,8 +189,8 @@ def _evaluate(model, data: _Tensors, batch_size: int) -> float:
         for start in range(0, len(data.target), batch_size):
             rows = torch.arange(start, min(start + batch_size, len(data.target)),
                                 device=data.target.device)
-            inputs, target = data.batch(rows)
-            s, n = sequence_loss(model(**inputs), target)
+            inputs, target, whitening = data.batch(rows)
+            s, n = sequence_loss(model(**inputs), target, **whitening)
             total += float(s)
             dof += n
     return total / dof if dof else float("nan")
@@ -179,6 +223,9 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
     rng = np.random.default_rng(config["seed"])
     n, length = train_data.target.shape
     window = config["window"] if 0 < config["window"] < length else 0
+    if window and train_data.factors is not None:
+        raise ValueError("windowed training cannot whiten: a window cuts the readings' "
+                         "pattern")
     # a window may start anywhere it still ends on or before the cell's last target
     last = np.array([np.flatnonzero(np.isfinite(row))[-1] + 1 if np.isfinite(row).any() else 0
                      for row in training.target[:, :length]])
@@ -202,8 +249,8 @@ def _train(model, training, validation, config, device, started) -> TrainingRepo
             for b in range(0, n, batch):
                 rows = rows_all[b:b + batch]
                 steps = steps_all[b:b + batch] if window else None
-                inputs, target = train_data.batch(rows, steps)
-                s, count = sequence_loss(model(**inputs), target)
+                inputs, target, whitening = train_data.batch(rows, steps)
+                s, count = sequence_loss(model(**inputs), target, **whitening)
                 if count == 0:
                     continue
                 optimizer.zero_grad(set_to_none=True)

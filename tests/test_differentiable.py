@@ -266,3 +266,55 @@ def test_dpl_runs_the_head_drift_as_the_calibration_applies_it():
     assert np.abs(values[space.kind == "head_drift"]).max() > 0.1
     expected = TerzaghiSolver().predict(space.apply(case, values)).compaction
     assert np.abs(got - expected).max() <= FORWARD_TOLERANCE_M
+
+
+def test_dpl_whitened_loss_is_the_calibrations_misfit():
+    """With insar_model_error > 0 the trainer's loss on dpl's training sequences is,
+    per InSAR or extensometer series, min over a constant c of (e - c)^T R^-1 (e - c),
+    e the residual (m) on its readings and R = noise^2 I + s^2 exp(-|dt| / months),
+    built here from the record directly; the prior weighs in full; prior_error is
+    refused beside it."""
+    from engine.errors import InputError
+    from engine.registry import make_solver
+    from engine.split import Split
+    from engine.units import DAYS_PER_MONTH
+    from physics.calibration.observations import training_data
+    from surrogates.differentiable.dpl import _sediment_arrays
+    from surrogates.train import sequence_loss
+
+    errors = {"insar_model_error": 0.01, "extensometer_model_error": 0.004,
+              "error_months": 12.0}
+    case = conformance_case()
+    split = Split.parse("temporal:2001-06", case)
+    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, **errors, "epochs": 1})
+    report = solver.fit(case, split)
+    assert report["loss"] == "whitened, with the prior" and solver.model.prior_weight == 1.0
+    data = training_data(case, split.train_mask(case))
+    sequences = solver._sequences(case, data, _sediment_arrays(case)[0])
+    record, skip = case.spinup_record()
+    months = np.asarray(record.days, dtype=np.float64) / DAYS_PER_MONTH
+    rng = np.random.default_rng(0)
+    output = rng.normal(size=sequences.target.shape)
+    tensors = sequences.tensors(torch.device("cpu"))
+    _, target, whitening = tensors.batch(torch.arange(len(sequences)))
+    end = target.shape[1]
+    got, _ = sequence_loss(torch.as_tensor(output[:, :end]), target.double(), **whitening)
+    insar_rows = int(np.isfinite(data.displacement).any(axis=1).sum())
+    expected = 0.0
+    for row, values in enumerate(sequences.target):
+        at = np.flatnonzero(np.isfinite(values))
+        e = (output[row, at] - values[at]) * solver.scale
+        if row < insar_rows:
+            noise, s = np.full(len(at), data.displacement_noise), errors["insar_model_error"]
+        else:
+            noise, s = np.full(len(at), data.ext_noise[0]), errors["extensometer_model_error"]
+        lag = np.abs(months[at][:, None] - months[at][None, :])
+        inverse = np.linalg.inv(np.diag(noise**2) + s**2 * np.exp(-lag / errors["error_months"]))
+        one = np.ones(len(at))
+        c = (one @ inverse @ e) / (one @ inverse @ one)
+        expected += (e - c) @ inverse @ (e - c)
+    assert len(sequences) > insar_rows > 0       # both kinds of series are in it
+    assert np.allclose(data.ext_noise, data.ext_noise[0])
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+    with pytest.raises(InputError, match="prior_error"):
+        make_solver("dpl:terzaghi", **errors, prior_error=0.1)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from surrogates.presets import resolve
-from surrogates.train import Sequences, _evaluate, sequence_loss, train
+from surrogates.train import Sequences, Whitening, _evaluate, sequence_loss, train
 
 
 class Cumulative(torch.nn.Module):
@@ -41,6 +41,58 @@ def test_loss_ignores_a_constant_per_sequence_and_missing_values():
     assert float(s) == pytest.approx(0.5) and dof == 2 + 1
     s, dof = sequence_loss(out, torch.full_like(target, float("nan")))
     assert float(s) == 0.0 and dof == 0
+
+
+def _covariance(rng, m):
+    """A random symmetric positive-definite m x m matrix."""
+    a = rng.normal(size=(m, m))
+    return a @ a.T + m * np.eye(m)
+
+
+def test_a_whitened_loss_is_the_generalised_least_squares_misfit():
+    """With a Whitening, each row's loss is min over c of (e - c)^T R^-1 (e - c), e its
+    residual on its readings, R its pattern's covariance (solved here directly); with
+    W = I / sd it is the plain loss / sd^2."""
+    rng = np.random.default_rng(3)
+    length, rows = 7, 5
+    readings = [np.arange(length), np.array([0, 2, 3, 6])]
+    pattern = np.array([0, 1, 0, 1, 1])
+    covariances = [_covariance(rng, len(at)) for at in readings]
+    factors = np.zeros((2, length, length))
+    for k, (at, r) in enumerate(zip(readings, covariances)):
+        factors[k][np.ix_(at, at)] = np.linalg.inv(np.linalg.cholesky(r))
+    target = np.full((rows, length), np.nan)
+    for row, k in enumerate(pattern):
+        target[row, readings[k]] = rng.normal(size=len(readings[k]))
+    output = rng.normal(size=(rows, length))
+    expected = 0.0
+    for row, k in enumerate(pattern):
+        at, inverse = readings[k], np.linalg.inv(covariances[k])
+        e = output[row, at] - target[row, at]
+        one = np.ones(len(at))
+        c = (one @ inverse @ e) / (one @ inverse @ one)
+        expected += (e - c) @ inverse @ (e - c)
+    data = Sequences({}, {}, target, Whitening(factors, pattern)).tensors(torch.device("cpu"))
+    _, batch_target, whitening = data.batch(torch.arange(rows))
+    got, dof = sequence_loss(torch.as_tensor(output), batch_target.double(), **whitening)
+    assert float(got) == pytest.approx(expected, rel=1e-6)
+    assert dof == sum(len(readings[k]) - 1 for k in pattern)
+    sd = 0.3
+    diagonal = np.stack([np.diag(np.isfinite(target[row]) / sd) for row in range(rows)])
+    white, _ = sequence_loss(torch.as_tensor(output), batch_target.double(),
+                             torch.as_tensor(diagonal), torch.arange(rows))
+    unwhitened, _ = sequence_loss(torch.as_tensor(output), batch_target.double())
+    assert float(white) == pytest.approx(float(unwhitened) / sd**2, rel=1e-6)
+    # a row whose readings are not its pattern's is refused
+    wrong = target.copy()
+    wrong[0, 0] = np.nan
+    with pytest.raises(ValueError, match="pattern"):
+        Sequences({}, {}, wrong, Whitening(factors, pattern)).tensors(torch.device("cpu"))
+    # a window would cut the readings' pattern
+    x = np.ones((rows, length, 2))
+    with pytest.raises(ValueError, match="window"):
+        train(Cumulative(2).double(), Sequences({"x": x}, {}, target, Whitening(factors, pattern)),
+              None, _config(window=3), torch.device("cpu"))
 
 
 def test_training_recovers_a_linear_law_and_keeps_the_best_epoch():

@@ -29,7 +29,18 @@ independent, is about 0.16 m: the reading noise (3 mm) and the model's own error
 (1 + rho) / (1 - rho) = 120 times fewer independent model errors than readings
 (rho = exp(-1/60)). The default, 0, is the maximum-likelihood fit: on the small twin
 the penalty brought the pumping cut's area-mean effect nearer the truth but not its
-severe-zone effect (README). Only the training part of the split is read
+severe-zone effect (README).
+
+With ``insar_model_error`` > 0 (m) the loss is instead the calibration's own objective
+(``physics.calibration``'s Gauss-Newton method minimises the same per cell): each
+sequence's residual is whitened by its readings' covariance, noise^2 I + s^2
+exp(-|t - t'| / ``error_months``) (``smoother.ErrorModel``: s = insar_model_error for
+InSAR, ``extensometer_model_error`` for an extensometer series; each reading weighs as
+its noise says, so the extension weight above is not applied), and each sequence adds
+its parameters' Gaussian prior in full, sum of (value / prior spread)^2. A smooth misfit
+that the heads or the one-bed structure leave then counts as the model's error rather
+than as a fact the parameters must fit. ``prior_error`` is the white loss's stand-in for
+that prior and is refused with it. Only the training part of the split is read
 (``engine.split`` masks through ``physics.calibration.observations.training_data``);
 the validation part drives early stopping. ``predict`` maps every cell, seen or not, by
 the network and runs ``terzaghi`` (the twin matches it to 1e-15 m) with those
@@ -58,12 +69,15 @@ from engine.registry import composed_class, register_composition
 from engine.result import Result
 from engine.solver import Solver
 from engine.split import Split
+from engine.units import DAYS_PER_MONTH
 from physics.analytical import lag_time
 from physics.calibration.observations import training_data
 from physics.calibration.parameters import CLIP_SD, ParameterSpace
+from physics.calibration.smoother import ErrorModel
+from physics.calibration.solver import CalibratedSolver
 from physics.solver import TerzaghiSolver
 from surrogates.differentiable import consolidation as twin
-from surrogates.train import Sequences, resolve_device, torch_threads, train
+from surrogates.train import Sequences, Whitening, resolve_device, torch_threads, train
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
@@ -118,10 +132,10 @@ class ParameterNetwork(torch.nn.Module):
     weight x selector . compaction / scale (the trainer's target units)."""
 
     def __init__(self, n_covariates: int, space: ParameterSpace, sediment_keys: list,
-                 config: dict, scale: float, prior_error: float = 0.0):
+                 config: dict, scale: float, prior_weight: float = 0.0):
         super().__init__()
         self.space, self.sediment_keys, self.config, self.scale = space, sediment_keys, config, scale
-        self.prior_weight = (prior_error / scale) ** 2
+        self.prior_weight = prior_weight
         self.last_values = None        # [P, B] of the last forward pass, for the penalty
         layers, width = [], n_covariates
         for _ in range(config["layers"]):
@@ -212,13 +226,22 @@ class DplSolver(Solver):
         "nodes": 19, "substeps": 1, "smoothing": 0.0, "checkpoint": 24,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
         "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 0.0, "prior_error": 0.0,
+        "insar_model_error": 0.0,
+        **{k: CalibratedSolver.defaults[k] for k in ("extensometer_model_error", "error_months")},
     }
 
     def __init__(self, **options):
         super().__init__(**options)
-        for key, unit in (("smoothing", "m of head"), ("prior_error", "m")):
+        for key, unit in (("smoothing", "m of head"), ("prior_error", "m"),
+                          ("insar_model_error", "m"), ("extensometer_model_error", "m")):
             if not self.options[key] >= 0:
                 raise InputError("solver options", key, f"{self.options[key]} is not >= 0 ({unit})")
+        if not self.options["error_months"] > 0:
+            raise InputError("solver options", "error_months",
+                             f"{self.options['error_months']} is not > 0 (months)")
+        if self.options["prior_error"] > 0 and self.whitened:
+            raise InputError("solver options", "prior_error", "the whitened loss "
+                             "(insar_model_error > 0) carries the prior in full: set one")
         self.model = None
         self.space = None
         self.normalisation = None      # {"names", "mean", "sd"}
@@ -226,6 +249,10 @@ class DplSolver(Solver):
         self.scale = 1.0               # m, the trainer's target unit
         self.learned = None            # {"cell_ids", "values" [P, N]} at the fitted case
         self.report: dict = {}
+
+    @property
+    def whitened(self) -> bool:
+        return self.options["insar_model_error"] > 0
 
     # -- fit ---------------------------------------------------------------------------
 
@@ -259,8 +286,8 @@ class DplSolver(Solver):
             sequences.append(None)
         device = resolve_device(o["device"])
         torch.manual_seed(o["seed"])
-        model = ParameterNetwork(len(names), self.space, keys, config, scale,
-                                 o["prior_error"])
+        prior_weight = 1.0 if self.whitened else (o["prior_error"] / scale) ** 2
+        model = ParameterNetwork(len(names), self.space, keys, config, scale, prior_weight)
         if model.drift:
             model.ramp = torch.as_tensor(self.space.ramp(case.spinup_record()[0].times))
         trainer = {k: o[k] for k in ("lr", "weight_decay", "batch_size", "epochs", "patience",
@@ -275,6 +302,7 @@ class DplSolver(Solver):
         self.report = {"solver": self.name, "training_cells": int(len(training.cells)),
                        "training_sequences": len(sequences[0]),
                        "insar_noise_m": training.displacement_noise,
+                       "loss": "whitened, with the prior" if self.whitened else "white",
                        "extensometer_series": int(np.count_nonzero(
                            sequences[0].static["selector"].sum(axis=1) > 0)),
                        "target_scale_mm": scale * 1e3, "device": str(device),
@@ -306,19 +334,23 @@ class DplSolver(Solver):
         cells = list(data.cells[insar])
         selector = [-np.ones(n_aq)] * len(cells)
         target = list(data.displacement[insar])
+        noise = [np.full(data.n_times, data.displacement_noise)] * len(cells)
         weight = [1.0] * len(cells)
         if len(data.ext_change):
             ratio = data.displacement_noise / data.ext_noise[0]
-            w_ext = float(np.clip(ratio, 1.0, EXTENSOMETER_WEIGHT_CAP))
+            w_ext = 1.0 if self.whitened else float(np.clip(ratio, 1.0, EXTENSOMETER_WEIGHT_CAP))
             pairs = sorted(set(zip(data.ext_cell.tolist(), data.ext_aquifer.tolist())))
             for local, a in pairs:
                 rows = (data.ext_cell == local) & (data.ext_aquifer == a)
                 series = np.full(data.n_times, np.nan)
                 series[data.ext_reference[rows][0]] = 0.0
                 series[data.ext_time[rows]] = data.ext_change[rows]
+                sd = np.full(data.n_times, data.ext_noise[rows][0])
+                sd[data.ext_time[rows]] = data.ext_noise[rows]
                 cells.append(data.cells[local])
                 selector.append(np.eye(n_aq)[a])
                 target.append(series)
+                noise.append(sd)
                 weight.append(w_ext)
         cells = np.asarray(cells)
         weight = np.asarray(weight)
@@ -330,8 +362,32 @@ class DplSolver(Solver):
         record, skip = case.spinup_record()
         full = np.full((len(cells), record.n_times), np.nan)
         full[:, skip:skip + data.n_times] = np.asarray(target) * weight[:, None]
+        whitening = (self._whitening(full, np.asarray(noise), skip, len(insar),
+                                     np.asarray(record.days, dtype=np.float64))
+                     if self.whitened else None)
         # the trainer wants the target in the network's output units
-        return Sequences(dynamic, static, full / self.scale)
+        return Sequences(dynamic, static, full / self.scale, whitening)
+
+    def _whitening(self, target, noise, skip: int, n_insar: int, days) -> Whitening:
+        """The loss's whitening of sequences ``target`` [n, R] on the record's times
+        (``days`` [R]): the first ``n_insar`` InSAR rows, then extensometer rows; reading
+        ``noise`` [n, T] (m) on the case's times, which start at record time ``skip``."""
+        o = self.options
+        months = days / DAYS_PER_MONTH
+        errors = (ErrorModel(o["insar_model_error"], o["error_months"]),
+                  ErrorModel(o["extensometer_model_error"], o["error_months"]))
+        factors, pattern, index = [], np.empty(len(target), dtype=np.int64), {}
+        for row, values in enumerate(target):
+            at = np.flatnonzero(np.isfinite(values))
+            w = errors[row >= n_insar].whitening(noise[row, at - skip], months[at],
+                                                 np.zeros(len(at), dtype=np.int64))
+            if id(w) not in index:
+                index[id(w)] = len(factors)
+                full = np.zeros((len(values), len(values)))
+                full[np.ix_(at, at)] = w * self.scale  # in the target's units
+                factors.append(full)
+            pattern[row] = index[id(w)]
+        return Whitening(np.stack(factors), pattern)
 
     # -- predict -----------------------------------------------------------------------
 
