@@ -1,16 +1,24 @@
 """What the kriged heads cost ``calibrated:terzaghi`` on a Beijing twin: the same
 calibration fitted once on the case's heads (interpolated from the monitoring wells) and
-once on the truth's heads (the flow model's, spin-up included), everything else equal.
-A scoring script, not a solver: it reads the hidden truth (``truth/truth.h5``), and
-feeding the truth's heads to a fit is the ablation, never what a solver does.
+once on the truth's heads (the flow model's, spin-up included), everything else equal;
+and what the model's structure costs: fitted on the truth's heads to a record that
+structure makes ("structure": the twin's InSAR and extensometer readings with the
+truth's signal replaced by ``terzaghi``'s on the truth's parameters reduced to one
+equivalent bed per aquifer, ``benchmarks/calibration_oracle.py``'s reduction, the
+readings' own noise kept; scored against that signal, and its parameters are the truth's
+comparable quantities). A scoring script, not a solver: it reads the hidden truth
+(``truth/truth.h5``), and feeding the truth's heads or a remade record to a fit is the
+ablation, never what a solver does.
 
     python3 -m benchmarks.calibration_heads CASE.toml WHATIF_DIR [--members 32]
-        [--option calibrated:terzaghi:KEY=VALUE ...] [--heads case,truth] [--parts splits,whatif]
+        [--option calibrated:terzaghi:KEY=VALUE ...] [--heads case,truth,structure]
+        [--parts splits,whatif]
         [--out calibration_heads.json]
 
 CASE.toml is the twin's history case (e.g. ~/.cache/landsub/beijing-small-seed0);
 WHATIF_DIR a ``landsub whatif`` folder made on that twin (its cases/baseline and
-cases/scenario, each re-made with its truth). For each heads (case, truth):
+cases/scenario, each re-made with its truth). For each heads (case, truth; structure:
+splits only):
 
 - splits: fitted on the history case under spatial:0.7 and
   temporal:2015-01 (seed 0, 20 % validating), the posterior mean predicted and scored
@@ -33,11 +41,13 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
+import h5py
 import numpy as np
 
-from benchmarks.calibration_oracle import SPLITS, scores
+from benchmarks.calibration_oracle import SPLITS, oracle_case, scores
 from engine.app.options import options_of
 from engine.app.truth import (
     estimated_case,
@@ -60,7 +70,7 @@ from physics.calibration.forward import simulate
 from physics.calibration.solver import PHYSICS_OPTIONS
 
 SOLVER = "calibrated:terzaghi"
-HEADS = ("case", "truth")
+HEADS = ("case", "truth", "structure")
 PARTS = ("splits", "whatif")
 #: the what-if scores kept, and their decimals
 WHATIF_DIGITS = {"area_mean_mm": 2, "area_mean_truth_mm": 2, "area_mean_relative_error": 3,
@@ -87,11 +97,34 @@ def recovery(solver, case, truth) -> dict:
     return out
 
 
+def structure_case(path: Path, case) -> tuple:
+    """(``case`` on the truth's heads with the record the model's structure makes, that
+    record's noise-free displacement [N, T]): every reading moved by the reduced
+    oracle's signal less the truth's (module docstring)."""
+    with h5py.File(path, "r") as f:
+        oracle = oracle_case(case, f, True, False)
+    world = read_world(path, case)
+    signal = make_solver("terzaghi").predict(oracle)
+    observed = case.observations
+    extensometers = dict(observed.extensometers)
+    at = np.searchsorted(case.times, extensometers["time"])
+    if not np.array_equal(case.times[at], extensometers["time"]):
+        raise ValueError(f"{case.name}: an extensometer reading is off the case's times")
+    shift = signal.compaction - world.compaction
+    extensometers["compaction"] = (extensometers["compaction"]
+                                   + shift[extensometers["aquifer"], extensometers["cell"], at])
+    remade = replace(observed, extensometers=extensometers, displacement=observed.displacement
+                     + signal.displacement - world.displacement)
+    return replace(exact_heads_case(path, case), observations=remade), signal.displacement
+
+
 def split_runs(case_path: Path, heads: str, options: dict) -> dict:
     case = load_case(case_path)
     path = truth_path(case_path)
-    fitted_on = case if heads == "case" else exact_heads_case(path, case)
     truth_displacement = read_world(path, case).displacement
+    if heads == "structure":
+        case, truth_displacement = structure_case(path, case)
+    fitted_on = case if heads != "truth" else exact_heads_case(path, case)
     truth = true_parameters(path, case)
     out = {}
     for text in SPLITS:
@@ -162,7 +195,7 @@ def main(argv=None) -> int:
               "runs": {}}
     for heads in heads_asked:
         run = split_runs(args.case, heads, options) if "splits" in parts else {}
-        if "whatif" in parts:
+        if "whatif" in parts and heads != "structure":
             run["whatif"] = whatif_run(args.whatif, heads, args.members, options)
         report["runs"][f"{heads} heads"] = run
         print(json.dumps({heads: run}, indent=1), flush=True)
