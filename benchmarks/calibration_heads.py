@@ -24,7 +24,9 @@ splits only):
   temporal:2015-01 (seed 0, 20 % validating), the posterior mean predicted and scored
   as ``benchmarks/calibration_oracle.py`` scores (test cumulative RMSE against the
   observations and the truth, R² of the 36-month change, extensometer RMSE per aquifer),
-  plus the fraction of cells whose lag time and S_v are within a factor 2 of the truth's
+  the same at the extensometer sites the fit could read (training cells) and at the
+  others, posterior and prior (``terzaghi`` on the heads the fit had), plus the fraction
+  of cells whose lag time and S_v are within a factor 2 of the truth's
   (``engine.app.truth``'s comparable quantities), prior -> posterior;
 - what-if: fitted on the baseline's history (split none), as ``landsub whatif`` fits a
   calibration; the first --members posterior members run on both cases (with the same
@@ -48,6 +50,7 @@ import h5py
 import numpy as np
 
 from benchmarks.calibration_oracle import SPLITS, oracle_case, scores
+from engine.app.bench.metrics import compaction_rows
 from engine.app.options import options_of
 from engine.app.truth import (
     estimated_case,
@@ -118,6 +121,22 @@ def structure_case(path: Path, case) -> tuple:
     return replace(exact_heads_case(path, case), observations=remade), signal.displacement
 
 
+def extensometers_by_role(case, result, split: Split) -> dict:
+    """Extensometer RMSE per aquifer (mm, as the bench scores it) at the sites whose
+    records the fit could read (a training cell of ``split``) and at the others."""
+    ext = case.observations.extensometers
+    read = split.train_mask(case).any(axis=1)[ext["cell"]]
+    out = {}
+    for role, pick in (("read", read), ("unseen", ~read)):
+        if pick.any():
+            observed = replace(case.observations,
+                               extensometers={k: v[pick] for k, v in ext.items()})
+            out[role] = {r["zone"]: round(r["value"], 2) for r in compaction_rows(
+                replace(case, observations=observed), result) if r["metric"] == "rmse_mm"}
+            out[role]["sites"] = int(len(np.unique(ext["site"][pick])))
+    return out
+
+
 def split_runs(case_path: Path, heads: str, options: dict) -> dict:
     case = load_case(case_path)
     path = truth_path(case_path)
@@ -126,6 +145,7 @@ def split_runs(case_path: Path, heads: str, options: dict) -> dict:
         case, truth_displacement = structure_case(path, case)
     fitted_on = case if heads != "truth" else exact_heads_case(path, case)
     truth = true_parameters(path, case)
+    prior = make_solver("terzaghi").predict(fitted_on)
     out = {}
     for text in SPLITS:
         split = Split.parse(text, case, seed=0, validation_fraction=0.2)
@@ -133,6 +153,9 @@ def split_runs(case_path: Path, heads: str, options: dict) -> dict:
         result = solver.predict(fitted_on)
         scored = scores(case, result, truth_displacement)
         out[text] = {**scored[text], "extensometer_rmse_mm": scored["extensometer_rmse_mm"],
+                     "extensometer_rmse_by_site_mm": {
+                         "posterior": extensometers_by_role(case, result, split),
+                         "prior": extensometers_by_role(case, prior, split)},
                      "parameters_within_2x": recovery(solver, case, truth),
                      "fit_seconds": round(seconds, 1)}
     return out

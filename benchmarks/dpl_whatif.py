@@ -1,0 +1,80 @@
+"""``dpl:terzaghi`` on a pumping cut of a Beijing twin: its effect against the truth's.
+A scoring script, not a solver: it reads the hidden truth (``truth/truth.h5``), and
+feeding the truth's heads to a fit is the ablation, never what a solver does.
+
+    python3 -m benchmarks.dpl_whatif WHATIF_DIR [--heads case|truth]
+        [--option dpl:terzaghi:KEY=VALUE ...] [--out dpl_whatif.json]
+
+WHATIF_DIR is a ``landsub whatif`` folder made on a twin (its cases/baseline and
+cases/scenario, each re-made with its truth). dpl is fitted on the baseline's history
+(split none, as ``landsub whatif`` fits it), on the case's heads or the truth's, and
+predicts both cases; the effect (scenario - baseline displacement) at the last time is
+scored as the what-if scores it (``engine.app.truth.whatif_scores``, one member: no
+band): area mean and severe-zone mean (observed rate below -30 mm/yr) with their
+relative errors, and the per-cell RMSE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+from engine.app.options import options_of
+from engine.app.truth import exact_heads_case, true_effect, truth_path, whatif_scores
+from engine.app.whatif.ensemble import SolverOutcome
+from engine.app.whatif.store import severe_cells
+from engine.caseio import load_case
+from engine.errors import InputError
+from engine.registry import make_solver
+from engine.split import Split
+
+SOLVER = "dpl:terzaghi"
+#: the scores kept, and their decimals
+DIGITS = {"area_mean_mm": 2, "area_mean_truth_mm": 2, "area_mean_relative_error": 3,
+          "severe_mean_mm": 2, "severe_mean_truth_mm": 2, "severe_mean_relative_error": 3,
+          "effect_rmse_mm": 2}
+
+
+def run(folder: Path, heads: str, options: dict) -> dict:
+    manifests = [folder / "cases" / which / "case.toml" for which in ("baseline", "scenario")]
+    cases = [load_case(m) for m in manifests]
+    truth = true_effect(*manifests, *cases)[:, -1]
+    severe = severe_cells(cases[0])
+    if heads == "truth":
+        cases = [exact_heads_case(truth_path(m), c) for m, c in zip(manifests, cases)]
+    solver = make_solver(SOLVER, **options)
+    started = time.perf_counter()
+    report = solver.fit(cases[0], Split("none"))
+    seconds = time.perf_counter() - started
+    at_last = [solver.predict(c).displacement[None, :, -1:] for c in cases]
+    outcome = SolverOutcome(SOLVER, solver.kind, "one fit", [], *at_last, [], seconds)
+    table = whatif_scores([outcome], truth[:, None], severe, [0], cases[0].times[-1:])
+    values = dict(zip(table.metric, table.value))
+    out = {key: round(float(values[key]), digits) for key, digits in DIGITS.items()}
+    out.update({"heads": heads, "until": str(cases[0].times[-1]),
+                "best_epoch": report["best_epoch"], "fit_seconds": round(seconds, 1)})
+    return out
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("whatif", type=Path)
+    parser.add_argument("--heads", choices=("case", "truth"), default="case")
+    parser.add_argument("--option", action="append", default=[], help=f"{SOLVER}:KEY=VALUE")
+    parser.add_argument("--out", type=Path, default=Path("dpl_whatif.json"))
+    args = parser.parse_args(argv)
+    try:
+        options = options_of(SOLVER, args.option)
+    except InputError as exc:
+        parser.error(str(exc))
+    scores = run(args.whatif, args.heads, {"progress": True, **options})
+    report = {"whatif": str(args.whatif), "options": options, **scores}
+    print(json.dumps(report, indent=1))
+    args.out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
