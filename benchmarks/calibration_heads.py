@@ -161,13 +161,34 @@ def split_runs(case_path: Path, heads: str, options: dict) -> dict:
     return out
 
 
-def whatif_run(folder: Path, heads: str, members: int, options: dict) -> dict:
+def whatif_cases(folder: Path, heads: str) -> tuple:
+    """(baseline and scenario cases of the what-if ``folder``, on the case's heads or
+    the truth's; the truth's effect at the last time [N]; the severe zone [N])."""
     manifests = [folder / "cases" / which / "case.toml" for which in ("baseline", "scenario")]
     cases = [load_case(m) for m in manifests]
     truth = true_effect(*manifests, *cases)[:, -1]
     severe = severe_cells(cases[0])
     if heads == "truth":
         cases = [exact_heads_case(truth_path(m), c) for m, c in zip(manifests, cases)]
+    return cases, truth, severe
+
+
+def effect_scores(solver, how: str, displacement: list, truth, severe, times, seconds,
+                  digits: dict) -> dict:
+    """The what-if's own scores (``whatif_scores``) of ``displacement`` [baseline,
+    scenario] ([M, N] each, m, at the last time) against the ``truth`` [N], rounded to
+    ``digits``."""
+    outcome = SolverOutcome(solver.name, solver.kind, how, [], displacement[0][:, :, None],
+                            displacement[1][:, :, None], [], seconds)
+    table = whatif_scores([outcome], truth[:, None], severe, [0], times[-1:])
+    values = dict(zip(table.metric, table.value))
+    out = {key: round(float(values[key]), d) for key, d in digits.items()}
+    out["until"] = str(times[-1])
+    return out
+
+
+def whatif_run(folder: Path, heads: str, members: int, options: dict) -> dict:
+    cases, truth, severe = whatif_cases(folder, heads)
     solver, seconds = calibrate(cases[0], Split("none"), {**options,
                                                           "members": max(members, 64)})
     _, posterior, _ = solver.parameters(cases[0])
@@ -179,14 +200,9 @@ def whatif_run(folder: Path, heads: str, members: int, options: dict) -> dict:
         for cells, compaction in simulate(case, solver.space, posterior, physics):
             displacement[:, cells] = -compaction[..., -1].sum(axis=1)
         at_until.append(displacement)
-    # the what-if's own scoring, at one milestone: the last time
-    outcome = SolverOutcome(SOLVER, solver.kind, "posterior members", [],
-                            at_until[0][:, :, None], at_until[1][:, :, None], [], seconds)
-    table = whatif_scores([outcome], truth[:, None], severe, [0], cases[0].times[-1:])
-    values = dict(zip(table.metric, table.value))
-    out = {key: round(float(values[key]), digits) for key, digits in WHATIF_DIGITS.items()}
-    out.update({"members": members, "until": str(cases[0].times[-1]),
-                "fit_seconds": round(seconds, 1)})
+    out = effect_scores(solver, "posterior members", at_until, truth, severe,
+                        cases[0].times, seconds, WHATIF_DIGITS)
+    out.update({"members": members, "fit_seconds": round(seconds, 1)})
     return out
 
 

@@ -21,11 +21,8 @@ import json
 import time
 from pathlib import Path
 
+from benchmarks.calibration_heads import effect_scores, whatif_cases
 from engine.app.options import options_of
-from engine.app.truth import exact_heads_case, true_effect, truth_path, whatif_scores
-from engine.app.whatif.ensemble import SolverOutcome
-from engine.app.whatif.store import severe_cells
-from engine.caseio import load_case
 from engine.errors import InputError
 from engine.registry import make_solver
 from engine.split import Split
@@ -38,23 +35,16 @@ DIGITS = {"area_mean_mm": 2, "area_mean_truth_mm": 2, "area_mean_relative_error"
 
 
 def run(folder: Path, heads: str, options: dict) -> dict:
-    manifests = [folder / "cases" / which / "case.toml" for which in ("baseline", "scenario")]
-    cases = [load_case(m) for m in manifests]
-    truth = true_effect(*manifests, *cases)[:, -1]
-    severe = severe_cells(cases[0])
-    if heads == "truth":
-        cases = [exact_heads_case(truth_path(m), c) for m, c in zip(manifests, cases)]
+    cases, truth, severe = whatif_cases(folder, heads)
     solver = make_solver(SOLVER, **options)
     started = time.perf_counter()
     report = solver.fit(cases[0], Split("none"))
     seconds = time.perf_counter() - started
-    at_last = [solver.predict(c).displacement[None, :, -1:] for c in cases]
-    outcome = SolverOutcome(SOLVER, solver.kind, "one fit", [], *at_last, [], seconds)
-    table = whatif_scores([outcome], truth[:, None], severe, [0], cases[0].times[-1:])
-    values = dict(zip(table.metric, table.value))
-    out = {key: round(float(values[key]), digits) for key, digits in DIGITS.items()}
-    out.update({"heads": heads, "until": str(cases[0].times[-1]),
-                "best_epoch": report["best_epoch"], "fit_seconds": round(seconds, 1)})
+    at_last = [solver.predict(c).displacement[None, :, -1] for c in cases]
+    out = effect_scores(solver, "one fit", at_last, truth, severe, cases[0].times, seconds,
+                        DIGITS)
+    out.update({"heads": heads, "best_epoch": report["best_epoch"],
+                "fit_seconds": round(seconds, 1)})
     return out
 
 

@@ -226,7 +226,9 @@ def test_dpl_prior_penalty_pulls_the_learned_parameters_to_the_prior():
     split = Split.parse("temporal:2001-06", case)
     fitted = {}
     for error in (0.0, 5.0):
-        solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "prior_error": error})
+        solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "prior_error": error,
+                                                "insar_model_error": 0.0,
+                                                "head_statistics": True})
         report = solver.fit(case, split)
         _, values = solver.parameters(case)
         z = values / solver.space.spread[:, None]
@@ -318,3 +320,47 @@ def test_dpl_whitened_loss_is_the_calibrations_misfit():
     assert float(got) == pytest.approx(expected, rel=1e-6)
     with pytest.raises(InputError, match="prior_error"):
         make_solver("dpl:terzaghi", **errors, prior_error=0.1)
+
+
+@pytest.mark.parametrize("head_statistics", [True, False])
+def test_dpl_without_head_statistics_learns_parameters_the_heads_do_not_move(head_statistics):
+    """With head_statistics = false the network reads no statistic of the heads: the
+    parameters it gives a cell stay the same when that cell's heads change (they move
+    with them otherwise)."""
+    from engine.registry import make_solver
+    from engine.split import Split
+
+    case = conformance_case()
+    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "epochs": 1,
+                                            "head_statistics": head_statistics})
+    solver.fit(case, Split.parse("temporal:2001-06", case))
+    deeper = replace(case, aquifers=tuple(
+        replace(a, head=a.head - np.linspace(0.0, 5.0, case.n_times)) for a in case.aquifers))
+    _, before = solver.parameters(case)
+    _, after = solver.parameters(deeper)
+    assert np.array_equal(before, after) != head_statistics
+
+
+def test_a_dpl_model_saved_before_the_whitened_loss_and_head_option_loads(tmp_path):
+    """A model saved by an earlier landsub has neither ``head_statistics`` nor
+    ``insar_model_error`` in its options: it was fitted with the heads' statistics and
+    the white loss (a prior_error beside them), and loads so, predicting as before."""
+    from engine.persistence import load_model, save_model
+    from engine.registry import make_solver
+    from engine.split import Split
+    from tests.model_files import rewritten
+
+    case = conformance_case()
+    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "epochs": 1, "prior_error": 0.1,
+                                            "insar_model_error": 0.0,
+                                            "head_statistics": True})
+    solver.fit(case, Split.parse("temporal:2001-06", case))
+    save_model(solver, tmp_path / "now")
+
+    def earlier(config):
+        for key in ("head_statistics", "insar_model_error"):
+            del config["options"][key]
+    loaded = load_model(rewritten(tmp_path / "now", tmp_path / "earlier", "config.json",
+                                  earlier))
+    assert loaded.options["head_statistics"] and not loaded.whitened
+    assert np.array_equal(loaded.predict(case).displacement, solver.predict(case).displacement)

@@ -4,7 +4,9 @@ A small network reads what is known about a cell without looking at its record: 
 the case's prior sediments (ln of thickness, count, kv, sske, sskv of every
 compressible system), the ln lag time of every interbed system
 (``physics.analytical.lag_time`` with Sskv) and statistics of its aquifer heads over
-the training period (change, deepest drawdown and spread, m). It outputs the five
+the training period (change, deepest drawdown and spread, m; ``head_statistics`` =
+false leaves them out: where the heads are interpolated from wells, their errors then
+do not become a rule the network applies to every cell alike). It outputs the five
 calibration parameters of ``physics.calibration.parameters`` per compressible aquifer,
 bounded to the calibration prior's range: ln multipliers of interbed_thickness, kv, sskv
 and sske in +-CLIP_SD prior spreads (tanh), the preconsolidation_offset in
@@ -15,7 +17,8 @@ last training time and held, as ``ParameterSpace.apply`` does (0, the default: n
 The network starts at the prior (multipliers 1, a small offset, no drift).
 
 Training (``fit``), end to end through the torch twin (``consolidation``), with the one
-trainer ``surrogates.train`` (its loss compares each sequence up to a constant): one
+trainer ``surrogates.train`` (its loss compares each sequence up to a constant). The
+white loss (``insar_model_error`` = 0): one
 sequence per training cell with InSAR (displacement = -sum of the aquifers'
 compaction), one per extensometer series (that aquifer's compaction), weighted by the
 ratio of their noise levels (capped at EXTENSOMETER_WEIGHT_CAP) so that a sub-mm
@@ -31,12 +34,13 @@ independent, is about 0.16 m: the reading noise (3 mm) and the model's own error
 the penalty brought the pumping cut's area-mean effect nearer the truth but not its
 severe-zone effect (README).
 
-With ``insar_model_error`` > 0 (m) the loss is instead the calibration's own objective
+With ``insar_model_error`` > 0 (m; the default, the calibration's 15 mm; 0 gives the
+white loss above) the loss is instead the calibration's own objective
 (``physics.calibration``'s Gauss-Newton method minimises the same per cell): each
 sequence's residual is whitened by its readings' covariance, noise^2 I + s^2
 exp(-|t - t'| / ``error_months``) (``smoother.ErrorModel``: s = insar_model_error for
 InSAR, ``extensometer_model_error`` for an extensometer series; each reading weighs as
-its noise says, so the extension weight above is not applied), and each sequence adds
+its noise says, so the extensometer weight above is not applied), and each sequence adds
 its parameters' Gaussian prior in full, sum of (value / prior spread)^2. A smooth misfit
 that the heads or the one-bed structure leave then counts as the model's error rather
 than as a fact the parameters must fit. ``prior_error`` is the white loss's stand-in for
@@ -94,10 +98,10 @@ SPREAD_OPTIONS = {"interbed_thickness": "thickness_spread", "kv": "kv_spread",
                   "preconsolidation_offset": "offset_spread", "head_drift": "drift_spread"}
 
 
-def covariates(case, until: int) -> tuple[np.ndarray, list[str]]:
+def covariates(case, until: int, head_statistics: bool = True) -> tuple[np.ndarray, list[str]]:
     """[N, F] per-cell covariates and their names; head statistics over times
     [0, until) (the training period: a forecast must not see later heads' statistics
-    shape the parameters)."""
+    shape the parameters), or none without ``head_statistics``."""
     columns, names = [np.asarray(case.cells.x, float), np.asarray(case.cells.y, float)], ["x", "y"]
     n = case.n_cells
 
@@ -105,11 +109,12 @@ def covariates(case, until: int) -> tuple[np.ndarray, list[str]]:
         columns.append(np.broadcast_to(np.asarray(values, dtype=np.float64), (n,)))
         names.append(name)
 
-    for _a, aquifer in enumerate(case.aquifers):
-        head = np.asarray(aquifer.head[:, :until], dtype=np.float64)
-        add(f"{aquifer.name}.head_change", head[:, -1] - head[:, 0])
-        add(f"{aquifer.name}.deepest_drawdown", head[:, 0] - head.min(axis=1))
-        add(f"{aquifer.name}.head_spread", head.std(axis=1))
+    for aquifer in case.aquifers:
+        if head_statistics:
+            head = np.asarray(aquifer.head[:, :until], dtype=np.float64)
+            add(f"{aquifer.name}.head_change", head[:, -1] - head[:, 0])
+            add(f"{aquifer.name}.deepest_drawdown", head[:, 0] - head.min(axis=1))
+            add(f"{aquifer.name}.head_spread", head.std(axis=1))
         for j, ib in enumerate(aquifer.interbeds):
             for key in ("thickness", "count", "kv", "sske", "sskv"):
                 add(f"{aquifer.name}.interbeds[{j}].ln_{key}", np.log(getattr(ib, key)))
@@ -226,8 +231,9 @@ class DplSolver(Solver):
         "nodes": 19, "substeps": 1, "smoothing": 0.0, "checkpoint": 24,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
         "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 0.0, "prior_error": 0.0,
-        "insar_model_error": 0.0,
-        **{k: CalibratedSolver.defaults[k] for k in ("extensometer_model_error", "error_months")},
+        "head_statistics": False,
+        **{k: CalibratedSolver.defaults[k]
+           for k in ("insar_model_error", "extensometer_model_error", "error_months")},
     }
 
     def __init__(self, **options):
@@ -264,7 +270,7 @@ class DplSolver(Solver):
         self.until = int(np.flatnonzero(train_mask.any(axis=0))[-1]) + 1
         self.space = ParameterSpace.for_case(case, {k: o[v] for k, v in SPREAD_OPTIONS.items()},
                                              last_time=self.until - 1)
-        raw, names = covariates(case, self.until)
+        raw, names = covariates(case, self.until, self.options["head_statistics"])
         seen = train_mask.any(axis=1)
         mean, sd = raw[seen].mean(axis=0), raw[seen].std(axis=0)
         self.normalisation = {"names": names, "mean": mean.tolist(),
@@ -319,7 +325,7 @@ class DplSolver(Solver):
         return {"heads": heads, "days": days}, {"covariates": self._normalised(case)[cells]}
 
     def _normalised(self, case):
-        raw, names = covariates(case, self.until)
+        raw, names = covariates(case, self.until, self.options["head_statistics"])
         if names != self.normalisation["names"]:
             raise InputError(case.source or case.name, "aquifers", "the case's sediments "
                              "and aquifers differ from those dpl was fitted on")
@@ -456,7 +462,10 @@ class DplSolver(Solver):
         if saved.get("solver") != cls.name:
             raise InputError(path / CONFIG_FILE, "solver",
                              f'holds "{saved.get("solver")}", not {cls.name}')
-        solver = cls(**saved["options"])
+        # a model saved before these options existed was fitted with the heads'
+        # statistics and the white loss
+        solver = cls(**{"head_statistics": True, "insar_model_error": 0.0,
+                        **saved["options"]})
         solver.space = ParameterSpace.from_dict(saved["parameters"])
         solver.normalisation, solver.until = saved["normalisation"], saved["until"]
         solver.scale = saved["scale"]
