@@ -98,7 +98,7 @@ SPREAD_OPTIONS = {"interbed_thickness": "thickness_spread", "kv": "kv_spread",
                   "preconsolidation_offset": "offset_spread", "head_drift": "drift_spread"}
 
 
-def covariates(case, until: int, head_statistics: bool = True) -> tuple[np.ndarray, list[str]]:
+def covariates(case, until: int, head_statistics: bool) -> tuple[np.ndarray, list[str]]:
     """[N, F] per-cell covariates and their names; head statistics over times
     [0, until) (the training period: a forecast must not see later heads' statistics
     shape the parameters), or none without ``head_statistics``."""
@@ -343,8 +343,8 @@ class DplSolver(Solver):
         noise = [np.full(data.n_times, data.displacement_noise)] * len(cells)
         weight = [1.0] * len(cells)
         if len(data.ext_change):
-            ratio = data.displacement_noise / data.ext_noise[0]
-            w_ext = 1.0 if self.whitened else float(np.clip(ratio, 1.0, EXTENSOMETER_WEIGHT_CAP))
+            w_ext = 1.0 if self.whitened else float(np.clip(
+                data.displacement_noise / data.ext_noise[0], 1.0, EXTENSOMETER_WEIGHT_CAP))
             pairs = sorted(set(zip(data.ext_cell.tolist(), data.ext_aquifer.tolist())))
             for local, a in pairs:
                 rows = (data.ext_cell == local) & (data.ext_aquifer == a)
