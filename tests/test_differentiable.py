@@ -184,7 +184,8 @@ def test_dpl_saves_its_learned_parameters(tmp_path):
     from tests.model_files import rewritten
 
     for file, name in (("parameters.safetensors", "values"),
-                       ("weights.safetensors", "net.0.weight")):
+                       ("weights.safetensors", "net.0.weight"),
+                       ("discrepancy.safetensors", "alpha")):
         def poison(arrays, name=name):
             arrays[name].flat[0] = np.nan
         bad = rewritten(tmp_path, tmp_path.parent / f"bad-{name}", file, poison)
@@ -358,9 +359,44 @@ def test_a_dpl_model_saved_before_the_whitened_loss_and_head_option_loads(tmp_pa
     save_model(solver, tmp_path / "now")
 
     def earlier(config):
-        for key in ("head_statistics", "insar_model_error"):
+        for key in ("head_statistics", "insar_model_error", "discrepancy"):
             del config["options"][key]
+        del config["discrepancy"]
     loaded = load_model(rewritten(tmp_path / "now", tmp_path / "earlier", "config.json",
                                   earlier))
     assert loaded.options["head_statistics"] and not loaded.whitened
+    assert not loaded.options["discrepancy"] and loaded.discrepancy is None
     assert np.array_equal(loaded.predict(case).displacement, solver.predict(case).displacement)
+
+
+def test_dpl_discrepancy_corrects_the_record_not_the_physics_nor_a_whatif():
+    """The conditioned discrepancy moves the displacement toward the record the fit
+    read, leaves the compaction per aquifer the physics' (the same network: it is
+    conditioned after training), and a pumping change's effect is the physics' alone."""
+    from engine.registry import make_solver
+    from engine.split import Split
+
+    case = conformance_case()
+    split = Split.parse("temporal:2001-06", case)
+    fitted = {}
+    for discrepancy in (True, False):
+        solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "epochs": 1,
+                                                "discrepancy": discrepancy})
+        report = solver.fit(case, split)
+        fitted[discrepancy] = solver
+    assert report["discrepancy"] is None and fitted[True].report["discrepancy"]["cells"] > 0
+    with_it, without = (fitted[k].predict(case) for k in (True, False))
+    assert np.array_equal(with_it.compaction, without.compaction)
+    train = split.train_mask(case)
+    observed = case.observations.displacement
+
+    def rmse(result):
+        return float(np.sqrt(np.nanmean((result.displacement - observed)[train] ** 2)))
+    assert rmse(with_it) < 0.9 * rmse(without)
+    pumped = replace(case, aquifers=tuple(
+        replace(a, head=a.head - np.where(np.arange(case.n_times) > 20, 3.0, 0.0))
+        for a in case.aquifers))
+    effect = {k: fitted[k].predict(pumped).displacement - fitted[k].predict(case).displacement
+              for k in fitted}
+    assert np.abs(effect[False]).max() > 1e-3
+    np.testing.assert_allclose(effect[True], effect[False], rtol=0, atol=1e-12)

@@ -50,10 +50,20 @@ the validation part drives early stopping. ``predict`` maps every cell, seen or 
 the network and runs ``terzaghi`` (the twin matches it to 1e-15 m) with those
 parameters, or the twin itself when a smoothed switch was trained.
 
+With the whitened loss, the model error it whitens by is also predicted
+(``discrepancy``, default true; ``physics.calibration.discrepancy``): after training,
+the InSAR residual of the training and validation parts conditions a Gaussian process
+with that covariance (Kennedy and O'Hagan's discrepancy), kriged to the cells without a
+record and relaxing to 0 over ``error_months`` after the last reading. ``predict``'s
+displacement is the physics' plus it; its compaction per aquifer is the physics' alone
+(the record does not say in which aquifer the physics falls short), and a scenario and
+its baseline get the same discrepancy, so a what-if's effect is the physics'.
+
 Saved model (no pickles): ``config.json`` (options, parameter space, covariate names
-and normalisation, report), ``weights.safetensors`` (the network) and
+and normalisation, report), ``weights.safetensors`` (the network),
 ``parameters.safetensors`` + ``parameters.json`` (the learned parameters at the fitted
-case's cells, with their names and cell ids, for maps).
+case's cells, with their names and cell ids, for maps) and, with a discrepancy,
+``discrepancy.safetensors`` (its arrays; ids, prior and variogram in config.json).
 """
 
 from __future__ import annotations
@@ -75,7 +85,8 @@ from engine.solver import Solver
 from engine.split import Split
 from engine.units import DAYS_PER_MONTH
 from physics.analytical import lag_time
-from physics.calibration.observations import training_data
+from physics.calibration.discrepancy import Discrepancy
+from physics.calibration.observations import readable_mask, training_data
 from physics.calibration.parameters import CLIP_SD, ParameterSpace
 from physics.calibration.smoother import ErrorModel
 from physics.calibration.solver import CalibratedSolver
@@ -87,6 +98,7 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "weights.safetensors"
 PARAMETERS_FILE = "parameters.safetensors"
 PARAMETER_NAMES_FILE = "parameters.json"
+DISCREPANCY_FILE = "discrepancy.safetensors"
 #: An extensometer series weighs at most this many InSAR series (noise ratio, capped).
 EXTENSOMETER_WEIGHT_CAP = 10.0
 #: m: the offset the untrained network gives (a little overconsolidation, so that the
@@ -231,7 +243,7 @@ class DplSolver(Solver):
         "nodes": 19, "substeps": 1, "smoothing": 0.0, "checkpoint": 24,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
         "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 0.0, "prior_error": 0.0,
-        "head_statistics": False,
+        "head_statistics": False, "discrepancy": True,
         **{k: CalibratedSolver.defaults[k]
            for k in ("insar_model_error", "extensometer_model_error", "error_months")},
     }
@@ -254,6 +266,7 @@ class DplSolver(Solver):
         self.until = None              # time index ending the training period (heads)
         self.scale = 1.0               # m, the trainer's target unit
         self.learned = None            # {"cell_ids", "values" [P, N]} at the fitted case
+        self.discrepancy = None        # Discrepancy, conditioned on the readable record
         self.report: dict = {}
 
     @property
@@ -305,6 +318,9 @@ class DplSolver(Solver):
         values = self._parameters(case)
         self.learned = {"cell_ids": np.asarray(case.cells.ids).astype(str).tolist(),
                         "values": values}
+        self.discrepancy = None
+        if o["discrepancy"] and self.whitened:
+            self.discrepancy = self._condition(case, split)
         self.report = {"solver": self.name, "training_cells": int(len(training.cells)),
                        "training_sequences": len(sequences[0]),
                        "insar_noise_m": training.displacement_noise,
@@ -312,8 +328,19 @@ class DplSolver(Solver):
                        "extensometer_series": int(np.count_nonzero(
                            sequences[0].static["selector"].sum(axis=1) > 0)),
                        "target_scale_mm": scale * 1e3, "device": str(device),
+                       "discrepancy": None if self.discrepancy is None
+                       else self.discrepancy.summary(),
                        **outcome.to_dict(), "fit_seconds": time.perf_counter() - started}
         return dict(self.report)
+
+    def _condition(self, case, split) -> Discrepancy:
+        """The model's discrepancy conditioned on the InSAR record fit() may read (its
+        training and validation parts): readings minus the physics on the learned
+        parameters, with the loss's error model as its prior."""
+        o = self.options
+        return Discrepancy.of_record(case, readable_mask(case, split),
+                                     -self._compaction(case).sum(axis=0),
+                                     o["insar_model_error"], o["error_months"], o["seed"])
 
     def _inputs(self, case, cells):
         """Dynamic and static inputs of the network at case cells ``cells`` [C]: the heads
@@ -412,18 +439,26 @@ class DplSolver(Solver):
         self._require_fit()
         return self.space.names, self._parameters(case)
 
+    def _compaction(self, case) -> np.ndarray:
+        """[A, N, T] m: the physics on the learned parameters."""
+        o = self.options
+        changed = self.space.apply(case.without_observations(), self._parameters(case))
+        if o["smoothing"] > 0:
+            return twin.simulate_case(changed, o["nodes"], o["substeps"], o["smoothing"])
+        physics = TerzaghiSolver(nodes=o["nodes"], substeps=o["substeps"])
+        return physics.predict(changed).compaction
+
     def predict(self, case) -> Result:
+        """The physics' compaction per aquifer; the displacement adds the model's
+        discrepancy (where fitted with one), which the compaction does not share out."""
         started = time.perf_counter()
         self._require_fit()
-        values = self._parameters(case)
-        o = self.options
-        changed = self.space.apply(case.without_observations(), values)
-        if o["smoothing"] > 0:
-            compaction = twin.simulate_case(changed, o["nodes"], o["substeps"], o["smoothing"])
-        else:
-            physics = TerzaghiSolver(nodes=o["nodes"], substeps=o["substeps"])
-            compaction = physics.predict(changed).compaction
-        return Result.for_case(case, self.name, self.kind, -compaction.sum(axis=0) + 0.0,
+        compaction = self._compaction(case)
+        displacement = -compaction.sum(axis=0) + 0.0
+        if self.discrepancy is not None:
+            displacement += self.discrepancy.at(case.cells.ids, case.cells.x, case.cells.y,
+                                                case.times)
+        return Result.for_case(case, self.name, self.kind, displacement,
                                compaction=compaction, options=dict(self.options),
                                wall_seconds=time.perf_counter() - started)
 
@@ -437,12 +472,16 @@ class DplSolver(Solver):
                   "parameters": self.space.to_dict(), "normalisation": self.normalisation,
                   "until": self.until, "scale": self.scale,
                   "sediment_keys": self.model.sediment_keys, "report": self.report,
+                  "discrepancy": None if self.discrepancy is None else self.discrepancy.to_dict(),
                   "landsub_version": __version__}
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
         save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
                   path / WEIGHTS_FILE, metadata={"solver": self.name})
         save_file({"values": torch.as_tensor(self.learned["values"]).contiguous()},
                   path / PARAMETERS_FILE, metadata={"dims": "parameter, cell"})
+        if self.discrepancy is not None:
+            save_file({k: torch.as_tensor(v).contiguous()
+                       for k, v in self.discrepancy.arrays().items()}, path / DISCREPANCY_FILE)
         (path / PARAMETER_NAMES_FILE).write_text(json.dumps(
             {"parameters": self.space.names, "cell_ids": self.learned["cell_ids"],
              "units": "ln multiplier (offset: m)"}), encoding="utf-8")
@@ -455,17 +494,21 @@ class DplSolver(Solver):
             weights = load_file(path / WEIGHTS_FILE)
             values = load_file(path / PARAMETERS_FILE)["values"].numpy()
             names = json.loads((path / PARAMETER_NAMES_FILE).read_text(encoding="utf-8"))
+            discrepancy = (load_file(path / DISCREPANCY_FILE)
+                           if saved.get("discrepancy") is not None else None)
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(path, "(folder)", f"not a saved dpl model ({exc})") from None
         check_finite(path / WEIGHTS_FILE, weights)
         check_finite(path / PARAMETERS_FILE, {"values": values})
+        if discrepancy is not None:
+            check_finite(path / DISCREPANCY_FILE, discrepancy)
         if saved.get("solver") != cls.name:
             raise InputError(path / CONFIG_FILE, "solver",
                              f'holds "{saved.get("solver")}", not {cls.name}')
         # a model saved before these options existed was fitted with the heads'
-        # statistics and the white loss
+        # statistics, the white loss and no discrepancy
         solver = cls(**{"head_statistics": True, "insar_model_error": 0.0,
-                        **saved["options"]})
+                        "discrepancy": False, **saved["options"]})
         solver.space = ParameterSpace.from_dict(saved["parameters"])
         solver.normalisation, solver.until = saved["normalisation"], saved["until"]
         solver.scale = saved["scale"]
@@ -478,6 +521,9 @@ class DplSolver(Solver):
         model.load_state_dict(weights)
         solver.model, solver.report = model.eval(), saved["report"]
         solver.learned = {"cell_ids": names["cell_ids"], "values": values}
+        if discrepancy is not None:
+            solver.discrepancy = Discrepancy.from_saved(
+                saved["discrepancy"], {k: v.numpy() for k, v in discrepancy.items()})
         return solver
 
 
