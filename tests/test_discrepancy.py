@@ -45,7 +45,8 @@ def test_conditional_mean_is_the_gaussian_process_posterior_solved_directly():
                                - field.mean(np.arange(3), later[:1]), atol=1e-15)
 
 
-def test_a_discrepancy_drawn_from_its_prior_is_recovered_where_read_and_kriged_between():
+def test_a_discrepancy_drawn_from_its_prior_is_recovered_where_read_and_kriged_between(
+        monkeypatch):
     """A field smooth in space (exponential, 8 km) and in time (the prior's tau) with
     white reading noise: the conditional mean leaves a third of the error of ignoring it
     at the cells that were read (0.21 measured), kriging about half at the cells that
@@ -72,6 +73,10 @@ def test_a_discrepancy_drawn_from_its_prior_is_recovered_where_read_and_kriged_b
 
     assert rms(estimate[read] - truth[read]) < 0.35 * rms(truth[read])
     assert rms(estimate[~read] - truth[~read]) < 0.55 * rms(truth[~read])
+    # kriged a few cells at a time (as a large case is), the same numbers
+    from physics.calibration import discrepancy
+    monkeypatch.setattr(discrepancy, "KRIGING_CHUNK", 7)
+    np.testing.assert_array_equal(field.at(ids, x, y, monthly(n_t)), estimate)
 
 
 def test_saved_and_loaded_it_predicts_the_same():

@@ -41,6 +41,8 @@ from physics.calibration.observations import training_data
 
 #: the kriging neighbourhood (nearest cells with a record)
 NEIGHBOURS = 16
+#: cells kriged at once (their neighbours' weights: chunk x NEIGHBOURS x read times)
+KRIGING_CHUNK = 4096
 
 
 def months_since_epoch(times) -> np.ndarray:
@@ -132,11 +134,13 @@ class Discrepancy:
         known = rows >= 0
         alpha = np.empty((len(ids), self.alpha.shape[1]))
         alpha[known] = self.alpha[rows[known]]
-        if (~known).any():
-            index, weights, _ = kriging_weights(self.x, self.y, np.asarray(x, float)[~known],
-                                                np.asarray(y, float)[~known],
+        unseen = np.flatnonzero(~known)
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        for first in range(0, len(unseen), KRIGING_CHUNK):   # [chunk, k, K] at a time
+            part = unseen[first:first + KRIGING_CHUNK]
+            index, weights, _ = kriging_weights(self.x, self.y, x[part], y[part],
                                                 self.variogram, NEIGHBOURS)
-            alpha[~known] = np.einsum("qk,qkm->qm", weights, self.alpha[index])
+            alpha[part] = np.einsum("qk,qkm->qm", weights, self.alpha[index])
         m = alpha @ self._kernel(months).T
         return m - m[:, :1]
 

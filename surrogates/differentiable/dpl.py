@@ -54,7 +54,7 @@ With the whitened loss, the model error it whitens by is also predicted
 (``discrepancy``, default true; ``physics.calibration.discrepancy``): after training,
 the InSAR residual of the training and validation parts conditions a Gaussian process
 with that covariance (Kennedy and O'Hagan's discrepancy), kriged to the cells without a
-record and relaxing to 0 over ``error_months`` after the last reading. ``predict``'s
+record and held after the record's last reading. ``predict``'s
 displacement is the physics' plus it; its compaction per aquifer is the physics' alone
 (the record does not say in which aquifer the physics falls short), and a scenario and
 its baseline get the same discrepancy, so a what-if's effect is the physics'.
