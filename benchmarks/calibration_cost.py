@@ -23,9 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from engine.app.options import options_of
+from engine.app.options import script_options
 from engine.caseio import load_case
-from engine.errors import InputError
 from engine.registry import make_solver
 from engine.split import Split
 
@@ -54,10 +53,7 @@ def main(argv=None) -> int:
     parser.add_argument("--option", action="append", default=[], help=f"{SOLVER}:KEY=VALUE")
     parser.add_argument("--out", default="calibration_cost.json")
     args = parser.parse_args(argv)
-    try:
-        options = options_of(SOLVER, args.option)
-    except InputError as exc:
-        parser.error(str(exc))
+    options = script_options(parser, SOLVER, args.option)
     cases = [load_case(path) for path in args.cases]
     runs = []
     for k in [int(v) for v in args.cells.split(",") if v]:

@@ -51,7 +51,7 @@ import numpy as np
 
 from benchmarks.calibration_oracle import SPLITS, oracle_case, scores
 from engine.app.bench.metrics import compaction_rows
-from engine.app.options import options_of
+from engine.app.options import script_options
 from engine.app.truth import (
     estimated_case,
     exact_heads_case,
@@ -66,7 +66,6 @@ from engine.app.truth import (
 from engine.app.whatif.ensemble import SolverOutcome
 from engine.app.whatif.store import severe_cells
 from engine.caseio import load_case
-from engine.errors import InputError
 from engine.registry import make_solver
 from engine.split import Split
 from physics.calibration.forward import simulate
@@ -223,10 +222,7 @@ def main(argv=None) -> int:
     parser.add_argument("--parts", default=",".join(PARTS))
     parser.add_argument("--out", type=Path, default=Path("calibration_heads.json"))
     args = parser.parse_args(argv)
-    try:
-        options = options_of(SOLVER, args.option)
-    except InputError as exc:
-        parser.error(str(exc))
+    options = script_options(parser, SOLVER, args.option)
     heads_asked, parts = args.heads.split(","), args.parts.split(",")
     if not set(heads_asked) <= set(HEADS) or not set(parts) <= set(PARTS):
         parser.error(f"--heads among {HEADS}, --parts among {PARTS}")

@@ -42,9 +42,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.app.distributed import local_cluster, predict_tiles, run_tasks  # noqa: E402
-from engine.app.options import options_of  # noqa: E402
+from engine.app.options import script_options  # noqa: E402
 from engine.caseio import load_case  # noqa: E402
-from engine.errors import InputError  # noqa: E402
 from physics.solver import TerzaghiSolver  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "dask_tiles.json"
@@ -96,10 +95,7 @@ def main(argv=None) -> int:
                    help="a terzaghi option other than its default (more work per cell: "
                         "terzaghi:nodes=39, terzaghi:substeps=4)")
     args = p.parse_args(argv)
-    try:
-        options = options_of("terzaghi", args.option)
-    except InputError as exc:
-        p.error(str(exc))
+    options = script_options(p, "terzaghi", args.option)
 
     load_start = os.getloadavg()
     if args.check:

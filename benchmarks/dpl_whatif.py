@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks.calibration_heads import effect_scores, whatif_cases
-from engine.app.options import options_of
-from engine.errors import InputError
+from engine.app.options import script_options
 from engine.registry import make_solver
 from engine.split import Split
 
@@ -55,10 +54,7 @@ def main(argv=None) -> int:
     parser.add_argument("--option", action="append", default=[], help=f"{SOLVER}:KEY=VALUE")
     parser.add_argument("--out", type=Path, default=Path("dpl_whatif.json"))
     args = parser.parse_args(argv)
-    try:
-        options = options_of(SOLVER, args.option)
-    except InputError as exc:
-        parser.error(str(exc))
+    options = script_options(parser, SOLVER, args.option)
     scores = run(args.whatif, args.heads, {"progress": True, **options})
     report = {"whatif": str(args.whatif), "options": options, **scores}
     print(json.dumps(report, indent=1))

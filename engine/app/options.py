@@ -43,6 +43,15 @@ def options_of(name: str, pairs: list[str] | None) -> dict:
     return options_per_solver([name], parse_solver_options(pairs))[name]
 
 
+def script_options(parser, name: str, pairs: list[str] | None) -> dict:
+    """``options_of`` for a script's argparse ``parser``: a bad option ends the script as
+    argparse ends it (one line, exit 2)."""
+    try:
+        return options_of(name, pairs)
+    except InputError as exc:
+        parser.error(str(exc))
+
+
 #: options whose values may start with "-" (negative rates: ``--zones -30,0``)
 SIGNED_OPTIONS = ("--zones",)
 
