@@ -33,7 +33,7 @@ from physics.calibration.observations import readable_mask
 from physics.calibration.solver import CalibratedSolver
 
 
-def test_rmse_mm(case, displacement, observed, test) -> float:
+def cumulative_rmse_mm(case, displacement, observed, test) -> float:
     table = evaluate(Result.for_case(case, "scored", "hybrid", displacement), observed, test)
     pick = ((table.series == "cumulative") & (table.zone == "all")
             & (table.statistic == "pooled") & (table.metric == "rmse_mm"))
@@ -57,9 +57,9 @@ def run(folder: Path, solvers: list[str]) -> dict:
                                       error["insar_model_error"], error["error_months"], 0)
         corrected = physics + field.at(case.cells.ids, case.cells.x, case.cells.y, case.times)
         out["solvers"][name] = {
-            "as_benched_mm": round(test_rmse_mm(case, result.displacement, observed, test), 2),
-            "physics_mm": round(test_rmse_mm(case, physics, observed, test), 2),
-            "physics_and_discrepancy_mm": round(test_rmse_mm(case, corrected, observed,
+            "as_benched_mm": round(cumulative_rmse_mm(case, result.displacement, observed, test), 2),
+            "physics_mm": round(cumulative_rmse_mm(case, physics, observed, test), 2),
+            "physics_and_discrepancy_mm": round(cumulative_rmse_mm(case, corrected, observed,
                                                              test), 2),
             "discrepancy_rms_at_last_reading_mm": round(
                 field.summary()["rms_at_last_reading_mm"], 2)}
