@@ -88,3 +88,49 @@ def test_saved_and_loaded_it_predicts_the_same():
     again = Discrepancy.from_saved(field.to_dict(), field.arrays())
     where = (["p", "new"], [0.0, 2e2], [0.0, 2e2], monthly(30))
     np.testing.assert_array_equal(field.at(*where), again.at(*where))
+
+
+def test_the_composition_is_its_physics_plus_the_discrepancy_of_its_record():
+    """discrepancy:terzaghi predicts terzaghi's compaction and terzaghi's displacement
+    plus the discrepancy conditioned on the readable residual, built here from the
+    parts; a head change's effect is terzaghi's; it passes the conformance suite."""
+    from dataclasses import replace
+
+    from engine.conformance import check_solver, conformance_case, conformance_split
+    from engine.registry import make_solver
+    from physics.calibration.observations import readable_mask
+
+    case = conformance_case()
+    split = conformance_split(case)
+    solver = make_solver("discrepancy:terzaghi", insar_model_error=0.01, error_months=12.0)
+    report = solver.fit(case, split)
+    physics = make_solver("terzaghi").predict(case)
+    field = Discrepancy.of_record(case, readable_mask(case, split), physics.displacement,
+                                  0.01, 12.0, 0)
+    got = solver.predict(case)
+    np.testing.assert_array_equal(got.compaction, physics.compaction)
+    np.testing.assert_allclose(got.displacement, physics.displacement + field.at(
+        case.cells.ids, case.cells.x, case.cells.y, case.times), rtol=0, atol=1e-15)
+    assert report["discrepancy"]["rms_at_last_reading_mm"] > 0
+    pumped = replace(case, aquifers=tuple(
+        replace(a, head=a.head - np.where(np.arange(case.n_times) > 20, 3.0, 0.0))
+        for a in case.aquifers))
+    effect = solver.predict(pumped).displacement - got.displacement
+    plain = make_solver("terzaghi")
+    np.testing.assert_allclose(effect, plain.predict(pumped).displacement
+                               - physics.displacement, rtol=0, atol=1e-12)
+    assert {"no peeking", "determinism", "save/load"} <= set(
+        check_solver("discrepancy:terzaghi"))
+
+
+def test_the_composition_takes_physics_solvers_only_and_a_prior_it_can_use():
+    import pytest
+
+    from engine.errors import InputError
+    from engine.registry import make_solver
+
+    for name in ("discrepancy:lstm", "discrepancy:dpl:terzaghi", "discrepancy:"):
+        with pytest.raises(InputError, match="physics solver|of the form"):
+            make_solver(name)
+    with pytest.raises(InputError, match="insar_model_error"):
+        make_solver("discrepancy:terzaghi", insar_model_error=0.0)
