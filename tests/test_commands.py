@@ -63,3 +63,22 @@ def test_output_piped_into_head_ends_quietly():
     assert run.stdout == "line 0\n"
     assert run.stderr == ""
     assert run.returncode == 0
+
+
+def test_a_rule_between_options_is_refused_before_any_work(tmp_path, capsys):
+    """A solver's rule between its options (dpl: prior_error beside the whitened loss)
+    or a value outside its range refuses the command in one line before any solver runs
+    or any output is made, whichever solver it is listed after."""
+    from engine.casewrite import write_case
+    from engine.conformance import conformance_case
+
+    case = write_case(conformance_case(), tmp_path / "case")
+    for option in ("dpl:terzaghi:prior_error=0.1", "dpl:terzaghi:smoothing=-1",
+                   "discrepancy:terzaghi:error_months=0"):
+        out = tmp_path / option.replace(":", "_")
+        solvers = "trend," + option.rsplit(":", 1)[0]
+        assert main(["bench", str(case), "--solvers", solvers, "--option", option,
+                     "--out", str(out)]) == 2
+        assert not out.exists()
+    errors = [line for line in capsys.readouterr().err.splitlines() if ": error: " in line]
+    assert [e.split(": ")[3] for e in errors] == ["prior_error", "smoothing", "error_months"]

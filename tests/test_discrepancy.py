@@ -132,5 +132,6 @@ def test_the_composition_takes_physics_solvers_only_and_a_prior_it_can_use():
     for name in ("discrepancy:lstm", "discrepancy:dpl:terzaghi", "discrepancy:"):
         with pytest.raises(InputError, match="physics solver|of the form"):
             make_solver(name)
-    with pytest.raises(InputError, match="insar_model_error"):
-        make_solver("discrepancy:terzaghi", insar_model_error=0.0)
+    for key in ("insar_model_error", "error_months"):
+        with pytest.raises(InputError, match=f"{key}.*out of range"):
+            make_solver("discrepancy:terzaghi", **{key: 0.0})

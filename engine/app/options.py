@@ -29,12 +29,19 @@ def typed_options(name: str, given: dict) -> dict:
 
 def options_per_solver(names, given: dict) -> dict:
     """{name: typed options} for every solver of ``names`` from parsed ``given``; an
-    option for a solver that is not run is refused rather than ignored."""
+    option for a solver that is not run is refused rather than ignored, and each solver
+    is built once with its options, so that rules between options (a solver's
+    ``__init__``) refuse them here, before any work."""
     unknown = set(given) - set(names)
     if unknown:
         raise InputError("--option", sorted(unknown)[0], "options for a solver that this "
                          f"command does not run (it runs {', '.join(names)})")
-    return {name: typed_options(name, given.get(name, {})) for name in names}
+    from engine.registry import solver_class
+
+    typed = {name: typed_options(name, given.get(name, {})) for name in names}
+    for name, options in typed.items():
+        solver_class(name)(**options)
+    return typed
 
 
 def options_of(name: str, pairs: list[str] | None) -> dict:

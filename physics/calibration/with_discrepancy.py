@@ -32,7 +32,7 @@ from engine.errors import InputError, SolverError
 from engine.persistence import check_finite
 from engine.registry import register_composition
 from engine.result import Result
-from engine.solver import Solver
+from engine.solver import Limit, Solver
 from physics.calibration.discrepancy import Discrepancy
 from physics.calibration.observations import readable_mask
 from physics.calibration.solver import CalibratedSolver
@@ -41,6 +41,8 @@ PREFIX = "physics."
 CONFIG_FILE = "config.json"
 DISCREPANCY_FILE = "discrepancy.safetensors"
 OWN_OPTIONS = {k: CalibratedSolver.defaults[k] for k in ("insar_model_error", "error_months")}
+#: the discrepancy's prior needs an sd (m) and a correlation time (months) above 0
+OWN_LIMITS = {k: Limit(low=0.0, open_low=True) for k in OWN_OPTIONS}
 #: the variogram's sample of pairs; no seed option: the composition adds nothing random,
 #: so a what-if's members are identical (its band is the physics solver's own)
 VARIOGRAM_SEED = 0
@@ -55,12 +57,8 @@ class DiscrepancySolver(Solver):
 
     def __init__(self, **options):
         super().__init__(**options)
-        o = self.options
-        if not (o["insar_model_error"] > 0 and o["error_months"] > 0):
-            raise InputError("solver options", "insar_model_error",
-                             f"{o['insar_model_error']} m over {o['error_months']} months: "
-                             "the discrepancy's prior needs both > 0")
-        self.physics = self.physics_class(**{k[len(PREFIX):]: v for k, v in o.items()
+        self.physics = self.physics_class(**{k[len(PREFIX):]: v
+                                             for k, v in self.options.items()
                                              if k.startswith(PREFIX)})
         self.discrepancy = None
 
@@ -130,7 +128,8 @@ def discrepancy_class(physics: type, name: str) -> type:
                 {"name": name, "physics_class": physics, "__module__": __name__,
                  "defaults": {**{PREFIX + k: v for k, v in physics.defaults.items()},
                               **OWN_OPTIONS},
-                 "limits": {PREFIX + k: v for k, v in physics.limits.items()},
+                 "limits": {**{PREFIX + k: v for k, v in physics.limits.items()},
+                            **OWN_LIMITS},
                  # the kriging reads the stored cells only: a tile predicts as the whole
                  "cellwise": physics.cellwise})
 
