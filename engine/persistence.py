@@ -105,6 +105,20 @@ def check_files(directory: Path, files: dict) -> None:
                          f"{directory}: the folder mixes files of another save; fit again")
 
 
+def saved_config(path, solver: str) -> dict:
+    """The JSON file ``path`` a solver's ``save`` wrote, refused in one line naming the
+    file when it is missing, unreadable or saved by another solver than ``solver``."""
+    path = Path(path)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(path, "(file)", f"not a saved {solver} ({exc})") from None
+    if not isinstance(saved, dict) or saved.get("solver") != solver:
+        found = saved.get("solver") if isinstance(saved, dict) else None
+        raise InputError(path, "solver", f'holds "{found}", not {solver}')
+    return saved
+
+
 def check_finite(path, arrays: dict) -> None:
     """Refuse stored arrays (name -> numpy array or torch tensor) of the file ``path``
     that hold NaN or infinite values, naming the file and the array: the manifest's

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import ClassVar
 
 from engine.errors import InputError, SolverError
+from engine.persistence import saved_config
 from engine.registry import register_composition
 from engine.result import Result
 from engine.solver import Solver
@@ -79,13 +80,7 @@ class ResidualSolver(Solver):
     @classmethod
     def load(cls, directory) -> "ResidualSolver":
         path = Path(directory)
-        try:
-            saved = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(path, "(folder)", f"not a saved residual solver ({exc})") from None
-        if saved.get("solver") != cls.name:
-            raise InputError(path / CONFIG_FILE, "solver",
-                             f'holds "{saved.get("solver")}", not {cls.name}')
+        saved = saved_config(path / CONFIG_FILE, cls.name)
         neural = cls.neural_class.load(path / "network")
         solver = cls(**saved["options"], **{k: v for k, v in neural.config.items()
                                            if k in cls.neural_class.defaults})

@@ -34,7 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from safetensors.numpy import load_file, save_file
 
+from engine.errors import InputError
+from engine.persistence import check_finite
 from engine.units import DAYS_PER_MONTH
 from physics.calibration.kriging import Variogram, fit_variogram, kriging_weights
 from physics.calibration.observations import training_data
@@ -148,6 +151,23 @@ class Discrepancy:
 
     def arrays(self) -> dict:
         return {"x": self.x, "y": self.y, "months": self.months, "alpha": self.alpha}
+
+    def write(self, path) -> dict:
+        """Its arrays to the safetensors file ``path``; returns the rest (``to_dict``),
+        for the model's config."""
+        save_file({k: np.ascontiguousarray(v) for k, v in self.arrays().items()}, path)
+        return self.to_dict()
+
+    @classmethod
+    def read(cls, path, meta: dict) -> "Discrepancy":
+        """What ``write`` wrote: its arrays from ``path``, the rest from ``meta``;
+        an unreadable file or a non-finite value refused naming the file."""
+        try:
+            arrays = load_file(path)
+        except (OSError, ValueError) as exc:
+            raise InputError(path, "(file)", f"not a saved discrepancy ({exc})") from None
+        check_finite(path, arrays)
+        return cls.from_saved(meta, arrays)
 
     def summary(self) -> dict:
         """For a fit's report: its size, prior and variogram (nugget, sill in m^2,

@@ -37,6 +37,7 @@ import numpy as np
 
 from engine import __version__
 from engine.errors import InputError
+from engine.persistence import saved_config
 from engine.registry import composed_class, register_composition
 from engine.result import Result
 from engine.solver import Limit, Solver
@@ -330,11 +331,7 @@ class CalibratedSolver(Solver):
     @classmethod
     def load(cls, directory) -> "CalibratedSolver":
         directory = Path(directory)
-        try:
-            state = json.loads((directory / STATE_FILE).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(directory / STATE_FILE, "calibration",
-                             f"not a saved calibration ({exc})") from None
+        state = saved_config(directory / STATE_FILE, cls.name)
         solver = cls(**state["options"])
         solver.space = ParameterSpace.from_dict(state["parameters"])
         solver.variograms = [Variogram(**v) for v in state["variograms"]]

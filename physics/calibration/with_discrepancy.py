@@ -25,11 +25,8 @@ import time
 from pathlib import Path
 from typing import ClassVar
 
-import numpy as np
-from safetensors.numpy import load_file, save_file
-
 from engine.errors import InputError, SolverError
-from engine.persistence import check_finite
+from engine.persistence import saved_config
 from engine.registry import register_composition
 from engine.result import Result
 from engine.solver import Limit, Solver
@@ -92,28 +89,19 @@ class DiscrepancySolver(Solver):
         path.mkdir(parents=True, exist_ok=True)
         if self.physics.stateful:
             self.physics.save(path / "physics")
-        save_file({k: np.ascontiguousarray(v) for k, v in self.discrepancy.arrays().items()},
-                  path / DISCREPANCY_FILE)
         (path / CONFIG_FILE).write_text(json.dumps(
             {"solver": self.name, "options": self.options,
-             "discrepancy": self.discrepancy.to_dict()}), encoding="utf-8")
+             "discrepancy": self.discrepancy.write(path / DISCREPANCY_FILE)}),
+            encoding="utf-8")
 
     @classmethod
     def load(cls, directory) -> "DiscrepancySolver":
         path = Path(directory)
-        try:
-            saved = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
-            arrays = load_file(path / DISCREPANCY_FILE)
-        except (OSError, ValueError) as exc:
-            raise InputError(path, "(folder)", f"not a saved {cls.name} ({exc})") from None
-        if saved.get("solver") != cls.name:
-            raise InputError(path / CONFIG_FILE, "solver",
-                             f'holds "{saved.get("solver")}", not {cls.name}')
-        check_finite(path / DISCREPANCY_FILE, arrays)
+        saved = saved_config(path / CONFIG_FILE, cls.name)
         solver = cls(**saved["options"])
         if cls.physics_class.stateful:
             solver.physics = cls.physics_class.load(path / "physics")
-        solver.discrepancy = Discrepancy.from_saved(saved["discrepancy"], arrays)
+        solver.discrepancy = Discrepancy.read(path / DISCREPANCY_FILE, saved["discrepancy"])
         return solver
 
 

@@ -472,16 +472,14 @@ class DplSolver(Solver):
                   "parameters": self.space.to_dict(), "normalisation": self.normalisation,
                   "until": self.until, "scale": self.scale,
                   "sediment_keys": self.model.sediment_keys, "report": self.report,
-                  "discrepancy": None if self.discrepancy is None else self.discrepancy.to_dict(),
+                  "discrepancy": None if self.discrepancy is None
+                  else self.discrepancy.write(path / DISCREPANCY_FILE),
                   "landsub_version": __version__}
         (path / CONFIG_FILE).write_text(json.dumps(config, indent=1), encoding="utf-8")
         save_file({k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
                   path / WEIGHTS_FILE, metadata={"solver": self.name})
         save_file({"values": torch.as_tensor(self.learned["values"]).contiguous()},
                   path / PARAMETERS_FILE, metadata={"dims": "parameter, cell"})
-        if self.discrepancy is not None:
-            save_file({k: torch.as_tensor(v).contiguous()
-                       for k, v in self.discrepancy.arrays().items()}, path / DISCREPANCY_FILE)
         (path / PARAMETER_NAMES_FILE).write_text(json.dumps(
             {"parameters": self.space.names, "cell_ids": self.learned["cell_ids"],
              "units": "ln multiplier (offset: m)"}), encoding="utf-8")
@@ -494,14 +492,10 @@ class DplSolver(Solver):
             weights = load_file(path / WEIGHTS_FILE)
             values = load_file(path / PARAMETERS_FILE)["values"].numpy()
             names = json.loads((path / PARAMETER_NAMES_FILE).read_text(encoding="utf-8"))
-            discrepancy = (load_file(path / DISCREPANCY_FILE)
-                           if saved.get("discrepancy") is not None else None)
         except (OSError, ValueError, KeyError) as exc:
             raise InputError(path, "(folder)", f"not a saved dpl model ({exc})") from None
         check_finite(path / WEIGHTS_FILE, weights)
         check_finite(path / PARAMETERS_FILE, {"values": values})
-        if discrepancy is not None:
-            check_finite(path / DISCREPANCY_FILE, discrepancy)
         if saved.get("solver") != cls.name:
             raise InputError(path / CONFIG_FILE, "solver",
                              f'holds "{saved.get("solver")}", not {cls.name}')
@@ -521,9 +515,9 @@ class DplSolver(Solver):
         model.load_state_dict(weights)
         solver.model, solver.report = model.eval(), saved["report"]
         solver.learned = {"cell_ids": names["cell_ids"], "values": values}
-        if discrepancy is not None:
-            solver.discrepancy = Discrepancy.from_saved(
-                saved["discrepancy"], {k: v.numpy() for k, v in discrepancy.items()})
+        if saved.get("discrepancy") is not None:
+            solver.discrepancy = Discrepancy.read(path / DISCREPANCY_FILE,
+                                                  saved["discrepancy"])
         return solver
 
 
