@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.app.bench.metrics import value
 from engine.caseio import load_case
 from engine.evaluate import evaluate
 from engine.result import Result, read_result
@@ -34,10 +35,10 @@ from physics.calibration.solver import CalibratedSolver
 
 
 def cumulative_rmse_mm(case, displacement, observed, test) -> float:
-    table = evaluate(Result.for_case(case, "scored", "hybrid", displacement), observed, test)
-    pick = ((table.series == "cumulative") & (table.zone == "all")
-            & (table.statistic == "pooled") & (table.metric == "rmse_mm"))
-    return float(table[pick].value.iloc[0])
+    """Pooled cumulative RMSE (mm) on the ``test`` mask, as the bench reports it."""
+    result = Result.for_case(case, "scored", "hybrid", displacement)
+    return value(evaluate(result, observed, test, part="test"), "scored", "cumulative",
+                 "rmse_mm")
 
 
 def run(folder: Path, solvers: list[str]) -> dict:

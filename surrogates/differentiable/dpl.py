@@ -78,7 +78,7 @@ from safetensors.torch import load_file, save_file
 
 from engine import __version__
 from engine.errors import InputError, SolverError
-from engine.persistence import check_finite
+from engine.persistence import check_finite, saved_config
 from engine.registry import composed_class, register_composition
 from engine.result import Result
 from engine.solver import Solver
@@ -487,8 +487,8 @@ class DplSolver(Solver):
     @classmethod
     def load(cls, directory) -> "DplSolver":
         path = Path(directory)
+        saved = saved_config(path / CONFIG_FILE, cls.name)
         try:
-            saved = json.loads((path / CONFIG_FILE).read_text(encoding="utf-8"))
             weights = load_file(path / WEIGHTS_FILE)
             values = load_file(path / PARAMETERS_FILE)["values"].numpy()
             names = json.loads((path / PARAMETER_NAMES_FILE).read_text(encoding="utf-8"))
@@ -496,9 +496,6 @@ class DplSolver(Solver):
             raise InputError(path, "(folder)", f"not a saved dpl model ({exc})") from None
         check_finite(path / WEIGHTS_FILE, weights)
         check_finite(path / PARAMETERS_FILE, {"values": values})
-        if saved.get("solver") != cls.name:
-            raise InputError(path / CONFIG_FILE, "solver",
-                             f'holds "{saved.get("solver")}", not {cls.name}')
         # a model saved before these options existed was fitted with the heads'
         # statistics, the white loss and no discrepancy
         solver = cls(**{"head_statistics": True, "insar_model_error": 0.0,
