@@ -32,7 +32,7 @@ import numpy as np
 
 from engine.app.truth import exact_heads_case, truth_path
 from engine.app.whatif.store import severe_cells
-from engine.atomic import write_json
+from engine.atomic import check_output, write_json
 from engine.caseio import load_case
 from engine.errors import InputError
 from physics.calibration.kriging import fit_variogram, kriging_weights
@@ -101,7 +101,11 @@ def main(argv=None) -> int:
     parser.add_argument("case", type=Path)
     parser.add_argument("--out", type=Path, default=Path("heads_error.json"))
     args = parser.parse_args(argv)
-    report = scores(args.case)
+    try:
+        check_output(args.out, "file")
+        report = scores(args.case)
+    except InputError as e:
+        parser.error(str(e))
     for name, row in report["aquifers"].items():
         print(f"{name:12s} drawdown error {row['error_rms_m']:5.2f} m (severe zone "
               f"{row['severe_error_rms_m']:5.2f}), kriging sd {row['kriging_sd_rms_m']:5.2f} m "
