@@ -14,11 +14,12 @@ recorded: the machine may be shared.
     python benchmarks/dask_tiles.py --check     # CI: a generated case, ~1 minute
 
 ``--check`` (no case file needed) runs a generated case (cases.synthetic, 500 cells x
-264 months x its aquifers, repeated 40 times), writes nothing and exits 1 unless, in the
-one run, the results are bit-identical and 2 workers are not much slower than 1 (>= 0.8x).
-The speed-up itself is not asserted: shipping tiles costs about what solving them does
-(README: 1.2-1.6x; measured 0.96x to 2.1x on this check's case), so a bar above 1 fails
-at random on a 2-core machine.
+264 months x its aquifers, repeated 40 times) with more work per cell (CHECK_OPTIONS, as
+the README's 1.6x), writes nothing and exits 1 unless, in the one run, the results are
+bit-identical and 2 workers are >= 1.1x faster than 1 (measured 1.28x to 1.87x over
+seven runs on a 2-core machine; the bar leaves room for a shared one). With the default
+options shipping a tile costs about what solving it does and the ratio is noise (0.60x
+to 2.1x measured on this case), so that ratio is not asserted.
 
 Writes the record under its solver options ("default" or e.g. "nodes=39,substeps=4") in
 benchmarks/results/dask_tiles.json, keeping the records of other options, and prints a
@@ -49,7 +50,9 @@ from physics.solver import TerzaghiSolver  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "dask_tiles.json"
 DEFAULT_CASE = "/tmp/tw_small/case.toml"
 # Not a speed-up claim (see the module doc): 2 workers must not be much slower than 1
-MIN_SPEEDUP = 0.8
+MIN_SPEEDUP = 1.1
+#: solving outweighs shipping: the ratio measures the workers, not the transport
+CHECK_OPTIONS = {"nodes": 39, "substeps": 4}
 
 
 def measure(solver, case, workers: int, tile_cells: int, runs: int) -> dict:
@@ -102,6 +105,7 @@ def main(argv=None) -> int:
         from cases.synthetic import synthetic_case
 
         args.case, args.repeat, args.tile_cells = "generated (cases.synthetic)", 40, 2500
+        options = {**CHECK_OPTIONS, **options}
         case = synthetic_case(n_cells=500, n_months=264, seed=0).without_observations()
     else:
         args.case = args.case or DEFAULT_CASE
