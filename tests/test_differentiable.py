@@ -271,12 +271,14 @@ def test_dpl_runs_the_head_drift_as_the_calibration_applies_it():
     assert np.abs(got - expected).max() <= FORWARD_TOLERANCE_M
 
 
-def test_dpl_whitened_loss_is_the_calibrations_misfit():
+@pytest.mark.parametrize("relative", [0.0, 0.05])
+def test_dpl_whitened_loss_is_the_calibrations_misfit(relative):
     """With insar_model_error > 0 the trainer's loss on dpl's training sequences is,
     per InSAR or extensometer series, min over a constant c of (e - c)^T R^-1 (e - c),
     e the residual (m) on its readings and R = noise^2 I + s^2 exp(-|dt| / months),
-    built here from the record directly; the prior weighs in full; prior_error is
-    refused beside it."""
+    built here from the record directly; with insar_relative_error f an InSAR series'
+    s is hypot(insar_model_error, f x the range of the cell's readable readings), to
+    1 mm; the prior weighs in full; prior_error is refused beside it."""
     from engine.errors import InputError
     from engine.registry import make_solver
     from engine.split import Split
@@ -289,8 +291,11 @@ def test_dpl_whitened_loss_is_the_calibrations_misfit():
               "error_months": 12.0}
     case = conformance_case()
     split = Split.parse("temporal:2001-06", case)
-    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, **errors, "epochs": 1})
+    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, **errors, "epochs": 1,
+                                            "insar_relative_error": relative})
     report = solver.fit(case, split)
+    readable = np.where(split.train_mask(case) | split.validation_mask(case),
+                        case.observations.displacement, np.nan)
     assert report["loss"] == "whitened, with the prior" and solver.model.prior_weight == 1.0
     data = training_data(case, split.train_mask(case))
     sequences = solver._sequences(case, data, _sediment_arrays(case)[0])
@@ -302,13 +307,18 @@ def test_dpl_whitened_loss_is_the_calibrations_misfit():
     _, target, whitening = tensors.batch(torch.arange(len(sequences)))
     end = target.shape[1]
     got, _ = sequence_loss(torch.as_tensor(output[:, :end]), target.double(), **whitening)
-    insar_rows = int(np.isfinite(data.displacement).any(axis=1).sum())
-    expected = 0.0
+    insar_cells = data.cells[np.isfinite(data.displacement).any(axis=1)]
+    insar_rows = len(insar_cells)
+    expected, sds = 0.0, set()
     for row, values in enumerate(sequences.target):
         at = np.flatnonzero(np.isfinite(values))
         e = (output[row, at] - values[at]) * solver.scale
         if row < insar_rows:
-            noise, s = np.full(len(at), data.displacement_noise), errors["insar_model_error"]
+            cell = readable[insar_cells[row]]
+            s = np.hypot(errors["insar_model_error"],
+                         relative * (np.nanmax(cell) - np.nanmin(cell)))
+            noise, s = np.full(len(at), data.displacement_noise), round(s * 1e3) / 1e3
+            sds.add(s)
         else:
             noise, s = np.full(len(at), data.ext_noise[0]), errors["extensometer_model_error"]
         lag = np.abs(months[at][:, None] - months[at][None, :])
@@ -319,8 +329,10 @@ def test_dpl_whitened_loss_is_the_calibrations_misfit():
     assert len(sequences) > insar_rows > 0       # both kinds of series are in it
     assert np.allclose(data.ext_noise, data.ext_noise[0])
     assert float(got) == pytest.approx(expected, rel=1e-6)
+    assert len(sds) == 1 if relative == 0 else len(sds) > 1   # the test can tell them apart
     with pytest.raises(InputError, match="prior_error"):
         make_solver("dpl:terzaghi", **errors, prior_error=0.1)
+
 
 
 @pytest.mark.parametrize("head_statistics", [True, False])

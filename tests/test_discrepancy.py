@@ -3,6 +3,7 @@ conditional mean, solved directly, held after the record; what it recovers of a 
 prior, at the cells with a record and kriged to those without; save and load."""
 
 import numpy as np
+import pytest
 
 from physics.calibration.discrepancy import Discrepancy, months_since_epoch
 
@@ -15,27 +16,30 @@ def monthly(n: int) -> np.ndarray:
     return np.datetime64("2000-01") + np.arange(n)
 
 
-def test_conditional_mean_is_the_gaussian_process_posterior_solved_directly():
+@pytest.mark.parametrize("sd", [SD, np.array([SD, 2 * SD, 0.5 * SD])],
+                         ids=["one sd", "an sd per cell"])
+def test_conditional_mean_is_the_gaussian_process_posterior_solved_directly(sd):
     rng = np.random.default_rng(1)
     times = monthly(40)
     residual = rng.normal(0.0, 0.01, (3, 40)) + 0.2        # a constant the fit does not see
     residual[1, 10:15] = np.nan                              # a gap: its own pattern
     noise = np.full(residual.shape, NOISE)
     field = Discrepancy.condition(["a", "b", "c"], [0.0, 1e3, 2e3], [0.0, 0.0, 0.0], times,
-                                  residual, noise, SD, TAU, rng)
+                                  residual, noise, sd, TAU, rng)
     months = months_since_epoch(times)
+    sd = np.broadcast_to(sd, (3,))
     later = months_since_epoch(monthly(60))                # and 20 months past the record
     np.testing.assert_allclose(field.mean(np.arange(3), later)[:, 40:],
                                np.repeat(field.mean(np.arange(3), later[39:40]), 20, axis=1),
-                               rtol=1e-12, atol=0)
+                               rtol=1e-12, atol=1e-15)   # m: summation order only
     for row in range(3):
         at = np.flatnonzero(np.isfinite(residual[row]))
-        k = SD**2 * np.exp(-np.abs(months[at, None] - months[at]) / TAU)
+        k = sd[row]**2 * np.exp(-np.abs(months[at, None] - months[at]) / TAU)
         r_inv = np.linalg.inv(k + NOISE**2 * np.eye(len(at)))
         one = np.ones(len(at))
         constant = one @ r_inv @ residual[row, at] / (one @ r_inv @ one)
         held = np.minimum(later, months[-1])                # held after the last reading
-        k_star = SD**2 * np.exp(-np.abs(held[:, None] - months[at]) / TAU)
+        k_star = sd[row]**2 * np.exp(-np.abs(held[:, None] - months[at]) / TAU)
         expected = k_star @ r_inv @ (residual[row, at] - constant)
         np.testing.assert_allclose(field.mean(np.array([row]), later)[0], expected,
                                    rtol=1e-9, atol=1e-12)
@@ -79,12 +83,14 @@ def test_a_discrepancy_drawn_from_its_prior_is_recovered_where_read_and_kriged_b
     np.testing.assert_array_equal(field.at(ids, x, y, monthly(n_t)), estimate)
 
 
-def test_saved_and_loaded_it_predicts_the_same():
+@pytest.mark.parametrize("sd", [SD, np.array([SD, 2 * SD, SD, 3 * SD])],
+                         ids=["one sd", "an sd per cell"])
+def test_saved_and_loaded_it_predicts_the_same(sd):
     rng = np.random.default_rng(3)
     field = Discrepancy.condition(["p", "q", "r", "s"], [0.0, 5e2, 0.0, 5e2],
                                   [0.0, 0.0, 5e2, 5e2], monthly(24),
                                   rng.normal(0, 0.01, (4, 24)), np.full((4, 24), NOISE),
-                                  SD, TAU, rng)
+                                  sd, TAU, rng)
     again = Discrepancy.from_saved(field.to_dict(), field.arrays())
     where = (["p", "new"], [0.0, 2e2], [0.0, 2e2], monthly(30))
     np.testing.assert_array_equal(field.at(*where), again.at(*where))

@@ -4,9 +4,10 @@ when there is no reading.
 Kennedy and O'Hagan's split of a record, reading = simulation + discrepancy + noise,
 with the calibration's error model as the discrepancy's prior: within one InSAR series
 it has sd s and correlation exp(-|t - t'| / tau) (``smoother.ErrorModel``; the
-calibration whitens by the same R = s^2 K + noise^2 I). Given a cell's residual r at
-its read times o (readings minus the simulation, m), the discrepancy's conditional mean
-at any time t is
+calibration whitens by the same R = s^2 K + noise^2 I; s may differ between cells, as
+with dpl's ``insar_relative_error``, a model error that grows with the cell's signal).
+Given a cell's residual r at its read times o (readings minus the simulation, m), the
+discrepancy's conditional mean at any time t is
 
     m(t) = s^2 sum_o exp(-|t - t_o| / tau) alpha_o,   alpha = R^-1 (r - c),
 
@@ -58,36 +59,39 @@ def months_since_epoch(times) -> np.ndarray:
 class Discrepancy:
     """The conditional discrepancy of the cells with a record: their ids [D], x, y [D]
     (m), read times [K] (months since the epoch), weights ``alpha`` [D, K] (1/m; 0 where
-    a cell has no reading at that time), ``structural`` s (m), ``months`` tau and the
-    variogram kriging it to other cells."""
+    a cell has no reading at that time), ``structural`` s [D] (m), ``months`` tau and the
+    variogram kriging s^2 alpha to other cells."""
 
     cell_ids: np.ndarray
     x: np.ndarray
     y: np.ndarray
     months: np.ndarray
     alpha: np.ndarray
-    structural: float
+    structural: np.ndarray
     correlation_months: float
     variogram: Variogram
 
     @classmethod
     def condition(cls, cell_ids, x, y, times, residual: np.ndarray, noise: np.ndarray,
-                  structural: float, correlation_months: float,
+                  structural, correlation_months: float,
                   rng: np.random.Generator) -> "Discrepancy":
-        """From ``residual`` [D, K] (m, NaN: no reading) at ``times`` [K] and the
-        readings' ``noise`` sd [D, K] (m)."""
+        """From ``residual`` [D, K] (m, NaN: no reading) at ``times`` [K], the
+        readings' ``noise`` sd [D, K] (m) and the prior's sd ``structural`` (m, one for
+        every cell or [D])."""
         months = months_since_epoch(times)
         seen = np.isfinite(residual)
+        structural = np.broadcast_to(np.asarray(structural, np.float64), (len(residual),))
         alpha = np.zeros(residual.shape)
         patterns = {}
         for row in range(len(residual)):
             at = np.flatnonzero(seen[row])
-            patterns.setdefault((at.tobytes(), noise[row, at].tobytes()), []).append(row)
+            patterns.setdefault((at.tobytes(), noise[row, at].tobytes(),
+                                 structural[row].tobytes()), []).append(row)
         for rows in patterns.values():
             at = np.flatnonzero(seen[rows[0]])
             if len(at) == 0:
                 continue
-            prior = structural**2 * np.exp(-np.abs(months[at, None] - months[at]) /
+            prior = structural[rows[0]]**2 * np.exp(-np.abs(months[at, None] - months[at]) /
                                            correlation_months)
             factor = np.linalg.cholesky(prior + np.diag(noise[rows[0], at] ** 2))
             r = residual[np.ix_(rows, at)].T                                # [k, rows]
@@ -97,35 +101,41 @@ class Discrepancy:
             constant = (one_inv @ r) / one_inv.sum()
             alpha[np.ix_(rows, at)] = (r_inv - one_inv[:, None] * constant).T
         field = cls(np.asarray(cell_ids).astype(str), np.asarray(x, float),
-                    np.asarray(y, float), months, alpha, float(structural),
+                    np.asarray(y, float), months, alpha, structural.copy(),
                     float(correlation_months), Variogram(0.0, 0.0, 1.0))
         last = field.mean(np.arange(len(alpha)), months[seen.any(axis=0)][-1:])[:, 0]
         field.variogram = fit_variogram(field.x, field.y, last, rng)
         return field
 
     @classmethod
-    def of_record(cls, case, mask: np.ndarray, displacement: np.ndarray, structural: float,
+    def of_record(cls, case, mask: np.ndarray, displacement: np.ndarray, structural,
                   correlation_months: float, seed: int) -> "Discrepancy":
         """Conditioned on the InSAR readings of ``case`` under ``mask`` [N, T] (the
-        entries a fit may read) minus the simulated ``displacement`` [N, T] (m)."""
+        entries a fit may read) minus the simulated ``displacement`` [N, T] (m), with
+        the prior's sd ``structural`` (m, one for every cell or [N])."""
         data = training_data(case, mask)
         cells = data.cells
         residual = data.displacement - displacement[cells, :data.n_times]
+        structural = np.broadcast_to(np.asarray(structural, np.float64), (case.n_cells,))
         return cls.condition(np.asarray(case.cells.ids)[cells], case.cells.x[cells],
                              case.cells.y[cells], case.times[:data.n_times], residual,
-                             np.full(residual.shape, data.displacement_noise), structural,
-                             correlation_months, np.random.default_rng(seed))
+                             np.full(residual.shape, data.displacement_noise),
+                             structural[cells], correlation_months,
+                             np.random.default_rng(seed))
 
     def mean(self, rows: np.ndarray, months: np.ndarray) -> np.ndarray:
         """[len(rows), len(months)] m: the conditional mean of the cells ``rows``."""
-        return self.alpha[rows] @ self._kernel(months).T
+        return self._weights()[rows] @ self._correlation(months).T
 
-    def _kernel(self, months: np.ndarray) -> np.ndarray:
-        """[M, K] the prior covariance between ``months`` and the read times (m^2),
-        times after the last read one taken at it (the discrepancy is held there)."""
+    def _weights(self) -> np.ndarray:
+        """[D, K] s^2 alpha (m): what the correlation carries to any time."""
+        return self.alpha * self.structural[:, None] ** 2
+
+    def _correlation(self, months: np.ndarray) -> np.ndarray:
+        """[M, K] the prior correlation between ``months`` and the read times, times
+        after the last read one taken at it (the discrepancy is held there)."""
         months = np.minimum(months, self.months[-1])
-        return self.structural**2 * np.exp(-np.abs(months[:, None] - self.months) /
-                                           self.correlation_months)
+        return np.exp(-np.abs(months[:, None] - self.months) / self.correlation_months)
 
     def at(self, cell_ids, x, y, times) -> np.ndarray:
         """[N, T] m: the discrepancy at cells (ids, x, y) and ``times``, relative to
@@ -135,16 +145,17 @@ class Discrepancy:
         row_of = {c: i for i, c in enumerate(self.cell_ids)}
         rows = np.array([row_of.get(c, -1) for c in ids])
         known = rows >= 0
+        weights_read = self._weights()
         alpha = np.empty((len(ids), self.alpha.shape[1]))
-        alpha[known] = self.alpha[rows[known]]
+        alpha[known] = weights_read[rows[known]]
         unseen = np.flatnonzero(~known)
         x, y = np.asarray(x, float), np.asarray(y, float)
         for first in range(0, len(unseen), KRIGING_CHUNK):   # [chunk, k, K] at a time
             part = unseen[first:first + KRIGING_CHUNK]
             index, weights, _ = kriging_weights(self.x, self.y, x[part], y[part],
                                                 self.variogram, NEIGHBOURS)
-            alpha[part] = np.einsum("qk,qkm->qm", weights, self.alpha[index])
-        m = alpha @ self._kernel(months).T
+            alpha[part] = np.einsum("qk,qkm->qm", weights, weights_read[index])
+        m = alpha @ self._correlation(months).T
         return m - m[:, :1]
 
     # -- persistence (plain arrays and a dict: no pickle) ------------------------------
@@ -173,14 +184,21 @@ class Discrepancy:
         """For a fit's report: its size, prior and variogram (nugget, sill in m^2,
         range in m) and the RMS of the conditional mean at the last read time (mm)."""
         last = self.mean(np.arange(len(self.alpha)), self.months[-1:])
-        return {"cells": len(self.cell_ids), "structural_m": self.structural,
+        return {"cells": len(self.cell_ids), "structural_m": self._structural_meta(),
                 "correlation_months": self.correlation_months,
                 "variogram": [self.variogram.nugget, self.variogram.sill,
                               self.variogram.range],
                 "rms_at_last_reading_mm": float(np.sqrt(np.mean(last**2)) * 1e3)}
 
+    def _structural_meta(self):
+        """s (m) as saved: one number when every cell has the same (the only kind before
+        s could differ between cells), else one per cell."""
+        if np.all(self.structural == self.structural[0]):
+            return float(self.structural[0])
+        return self.structural.tolist()
+
     def to_dict(self) -> dict:
-        return {"cell_ids": self.cell_ids.tolist(), "structural": self.structural,
+        return {"cell_ids": self.cell_ids.tolist(), "structural": self._structural_meta(),
                 "correlation_months": self.correlation_months,
                 "variogram": [self.variogram.nugget, self.variogram.sill,
                               self.variogram.range]}
@@ -189,5 +207,6 @@ class Discrepancy:
     def from_saved(cls, meta: dict, arrays: dict) -> "Discrepancy":
         return cls(np.asarray(meta["cell_ids"]).astype(str), *(
             np.asarray(arrays[k], dtype=np.float64) for k in ("x", "y", "months", "alpha")),
-            float(meta["structural"]), float(meta["correlation_months"]),
+            np.broadcast_to(np.asarray(meta["structural"], np.float64),
+                            (len(meta["cell_ids"]),)).copy(), float(meta["correlation_months"]),
             Variogram(*map(float, meta["variogram"])))

@@ -44,7 +44,15 @@ its noise says, so the extensometer weight above is not applied), and each seque
 its parameters' Gaussian prior in full, sum of (value / prior spread)^2. A smooth misfit
 that the heads or the one-bed structure leave then counts as the model's error rather
 than as a fact the parameters must fit. ``prior_error`` is the white loss's stand-in for
-that prior and is refused with it. Only the training part of the split is read
+that prior and is refused with it. ``insar_relative_error`` f (a share of the signal;
+used only with the whitened loss, as ``discrepancy``) lets an InSAR series' model error
+grow with what the cell subsides: s = hypot(insar_model_error, f x the range of the
+cell's readings a fit may read), rounded to MODEL_ERROR_STEP_M. What the physics leaves
+of the record grows so (``benchmarks/model_error.py``: dpl's residual at the training
+cells goes from 8 mm where a cell subsides 0.1 m to 27 mm where it subsides 1.2 m),
+mostly where the interpolated heads miss a cone of depression, and with one s for every
+cell that misfit is taken up by the storage the cone's aquifers hold, which a pumping
+cut then acts on. Only the training part of the split is read
 (``engine.split`` masks through ``physics.calibration.observations.training_data``);
 the validation part drives early stopping. ``predict`` maps every cell, seen or not, by
 the network and runs ``terzaghi`` (the twin matches it to 1e-15 m) with those
@@ -101,6 +109,9 @@ PARAMETER_NAMES_FILE = "parameters.json"
 DISCREPANCY_FILE = "discrepancy.safetensors"
 #: An extensometer series weighs at most this many InSAR series (noise ratio, capped).
 EXTENSOMETER_WEIGHT_CAP = 10.0
+#: m: the InSAR model error's sd per cell is rounded to this, so that series of one
+#: pattern of readings share their whitening factor (a few dozen, not one per cell)
+MODEL_ERROR_STEP_M = 0.001
 #: m: the offset the untrained network gives (a little overconsolidation, so that the
 #: sigmoid starts where it has slope).
 INITIAL_OFFSET_M = 0.5
@@ -243,7 +254,7 @@ class DplSolver(Solver):
         "nodes": 19, "substeps": 1, "smoothing": 0.0, "checkpoint": 24,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
         "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 0.0, "prior_error": 0.0,
-        "head_statistics": False, "discrepancy": True,
+        "head_statistics": False, "discrepancy": True, "insar_relative_error": 0.0,
         **{k: CalibratedSolver.defaults[k]
            for k in ("insar_model_error", "extensometer_model_error", "error_months")},
     }
@@ -251,7 +262,8 @@ class DplSolver(Solver):
     def __init__(self, **options):
         super().__init__(**options)
         for key, unit in (("smoothing", "m of head"), ("prior_error", "m"),
-                          ("insar_model_error", "m"), ("extensometer_model_error", "m")):
+                          ("insar_model_error", "m"), ("extensometer_model_error", "m"),
+                          ("insar_relative_error", "a fraction of the signal")):
             if not self.options[key] >= 0:
                 raise InputError("solver options", key, f"{self.options[key]} is not >= 0 ({unit})")
         if not self.options["error_months"] > 0:
@@ -267,6 +279,7 @@ class DplSolver(Solver):
         self.scale = 1.0               # m, the trainer's target unit
         self.learned = None            # {"cell_ids", "values" [P, N]} at the fitted case
         self.discrepancy = None        # Discrepancy, conditioned on the readable record
+        self.insar_error = None        # [N] m: the InSAR model error's sd per cell (fit)
         self.report: dict = {}
 
     @property
@@ -290,6 +303,7 @@ class DplSolver(Solver):
                               "sd": np.where(sd > 0, sd, 1.0).tolist()}
         arrays, keys = _sediment_arrays(case)
         training = training_data(case, train_mask)
+        self.insar_error = self._insar_error(case, readable_mask(case, split))
         # m: the trainer's target unit (the spread of the training displacement)
         scale = self.scale = float(np.nanstd(training.displacement)) or 1.0
         config = {k: o[k] for k in ("hidden", "layers", "nodes", "substeps", "smoothing",
@@ -340,7 +354,21 @@ class DplSolver(Solver):
         o = self.options
         return Discrepancy.of_record(case, readable_mask(case, split),
                                      -self._compaction(case).sum(axis=0),
-                                     o["insar_model_error"], o["error_months"], o["seed"])
+                                     self.insar_error, o["error_months"], o["seed"])
+
+    def _insar_error(self, case, mask) -> np.ndarray:
+        """[N] m: the sd of the model's error in each cell's InSAR series,
+        hypot(insar_model_error, insar_relative_error x the range of the cell's readings
+        under ``mask``), to MODEL_ERROR_STEP_M (cells without one: insar_model_error)."""
+        o = self.options
+        if o["insar_relative_error"] == 0:
+            return np.full(case.n_cells, float(o["insar_model_error"]))
+        readings = np.where(mask, case.observations.displacement, np.nan)
+        seen = np.isfinite(readings).any(axis=1)
+        signal = np.zeros(case.n_cells)
+        signal[seen] = np.nanmax(readings[seen], axis=1) - np.nanmin(readings[seen], axis=1)
+        sd = np.hypot(o["insar_model_error"], o["insar_relative_error"] * signal)
+        return np.round(sd / MODEL_ERROR_STEP_M) * MODEL_ERROR_STEP_M
 
     def _inputs(self, case, cells):
         """Dynamic and static inputs of the network at case cells ``cells`` [C]: the heads
@@ -395,25 +423,28 @@ class DplSolver(Solver):
         record, skip = case.spinup_record()
         full = np.full((len(cells), record.n_times), np.nan)
         full[:, skip:skip + data.n_times] = np.asarray(target) * weight[:, None]
-        whitening = (self._whitening(full, np.asarray(noise), skip, len(insar),
+        whitening = (self._whitening(full, np.asarray(noise), skip,
+                                     self.insar_error[data.cells[insar]],
                                      np.asarray(record.days, dtype=np.float64))
                      if self.whitened else None)
         # the trainer wants the target in the network's output units
         return Sequences(dynamic, static, full / self.scale, whitening)
 
-    def _whitening(self, target, noise, skip: int, n_insar: int, days) -> Whitening:
+    def _whitening(self, target, noise, skip: int, insar_error, days) -> Whitening:
         """The loss's whitening of sequences ``target`` [n, R] on the record's times
-        (``days`` [R]): the first ``n_insar`` InSAR rows, then extensometer rows; reading
-        ``noise`` [n, T] (m) on the case's times, which start at record time ``skip``."""
+        (``days`` [R]): InSAR rows first, their model error's sd ``insar_error`` [n_insar]
+        (m), then extensometer rows; reading ``noise`` [n, T] (m) on the case's times,
+        which start at record time ``skip``."""
         o = self.options
         months = days / DAYS_PER_MONTH
-        errors = (ErrorModel(o["insar_model_error"], o["error_months"]),
-                  ErrorModel(o["extensometer_model_error"], o["error_months"]))
+        insar = {sd: ErrorModel(sd, o["error_months"]) for sd in np.unique(insar_error)}
+        extensometer = ErrorModel(o["extensometer_model_error"], o["error_months"])
         factors, pattern, index = [], np.empty(len(target), dtype=np.int64), {}
         for row, values in enumerate(target):
             at = np.flatnonzero(np.isfinite(values))
-            w = errors[row >= n_insar].whitening(noise[row, at - skip], months[at],
-                                                 np.zeros(len(at), dtype=np.int64))
+            error = insar[insar_error[row]] if row < len(insar_error) else extensometer
+            w = error.whitening(noise[row, at - skip], months[at],
+                                np.zeros(len(at), dtype=np.int64))
             if id(w) not in index:
                 index[id(w)] = len(factors)
                 full = np.zeros((len(values), len(values)))
@@ -497,9 +528,10 @@ class DplSolver(Solver):
         check_finite(path / WEIGHTS_FILE, weights)
         check_finite(path / PARAMETERS_FILE, {"values": values})
         # a model saved before these options existed was fitted with the heads'
-        # statistics, the white loss and no discrepancy
+        # statistics, the white loss, no discrepancy and one model error for every cell
         solver = cls(**{"head_statistics": True, "insar_model_error": 0.0,
-                        "discrepancy": False, **saved["options"]})
+                        "discrepancy": False, "insar_relative_error": 0.0,
+                        **saved["options"]})
         solver.space = ParameterSpace.from_dict(saved["parameters"])
         solver.normalisation, solver.until = saved["normalisation"], saved["until"]
         solver.scale = saved["scale"]
