@@ -254,7 +254,7 @@ class DplSolver(Solver):
         "nodes": 19, "substeps": 1, "smoothing": 0.0, "checkpoint": 24,
         "thickness_spread": 0.3, "kv_spread": 1.0, "sskv_spread": 0.5,
         "sske_spread": 0.5, "offset_spread": 3.0, "drift_spread": 0.0, "prior_error": 0.0,
-        "head_statistics": False, "discrepancy": True, "insar_relative_error": 0.0,
+        "head_statistics": False, "discrepancy": True, "insar_relative_error": 0.022,
         **{k: CalibratedSolver.defaults[k]
            for k in ("insar_model_error", "extensometer_model_error", "error_months")},
     }
