@@ -104,13 +104,15 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default="benchmarks/results/dpl.json")
     args = parser.parse_args(argv)
 
+    from engine.app.bench import VALIDATION_FRACTION
     from engine.caseio import load_case
     from engine.persistence import load_model
     from engine.registry import make_solver
     from engine.split import Split
 
     case = load_case(args.case)
-    split = Split.parse(args.split, case)
+    # the bench's split, so that the fit timed here is the model a bench fits
+    split = Split.parse(args.split, case, validation_fraction=VALIDATION_FRACTION)
     result = {"case": str(args.case), "split": args.split, "cpu_count": os.cpu_count()}
     devices = ["cpu"] + (["cuda"] if args.gpu else [])
     if args.model:

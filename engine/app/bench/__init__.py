@@ -44,6 +44,8 @@ QUICK_SOLVERS = ("terzaghi,lstm,pc-rnn,pc-rnn-linear,rnn-cnn,"
                  "residual:terzaghi+lstm")
 DEFAULT_CASE = "beijing:small"
 HORIZON_THRESHOLD = 0.5
+#: the share of the training cells (or times) a bench holds out to stop a fit early
+VALIDATION_FRACTION = 0.2
 #: skill over persistence and over the trend that the skill horizon keeps (engine.horizon)
 HORIZON_SKILL = 0.1
 MAX_HORIZON = 36
@@ -168,7 +170,8 @@ def bench(case_spec: str, solvers: list[str] | None, split_text: str | None, out
     requested(case)   # an unknown claims set is refused before any solver runs
     resolved = None
     if spec is None:
-        split = Split.parse(split_text, case, seed=seed, validation_fraction=0.2)
+        split = Split.parse(split_text, case, seed=seed,
+                            validation_fraction=VALIDATION_FRACTION)
     else:
         resolved = pr.resolve(spec, whole, manifest, preset, seed)
         case, split, solvers = resolved.case, resolved.split, resolved.solvers
