@@ -155,6 +155,31 @@ def test_dpl_passes_the_conformance_suite():
     assert {"no peeking", "determinism", "save/load"} <= set(passed)
 
 
+def test_dpl_gives_the_bench_the_parameters_it_runs():
+    """The bench maps and scores dpl's parameters (engine.app.truth): the estimated case
+    holds the prior times the learned multipliers, and it is what predict runs."""
+    from engine.app import truth as t
+    from engine.registry import make_solver, solver_class
+    from engine.split import Split
+    from physics.solver import TerzaghiSolver
+
+    assert t.estimates_parameters(solver_class("dpl:terzaghi"))
+    case = conformance_case()
+    solver = make_solver("dpl:terzaghi", **{**DPL_OPTIONS, "epochs": 2, "discrepancy": False})
+    solver.fit(case, Split.parse("spatial:0.7", case))
+    names, values = solver.parameters(case)
+    estimated = t.estimated_case(solver, case)
+    for a, aquifer in enumerate(case.aquifers):
+        row = names.index(f"{aquifer.name}.interbed_thickness")
+        np.testing.assert_allclose(estimated.aquifers[a].interbeds[0].thickness,
+                                   aquifer.interbeds[0].thickness * np.exp(values[row]),
+                                   rtol=1e-12)
+    assert np.abs(values[[names.index(f"{a.name}.interbed_thickness")
+                          for a in case.aquifers]]).max() > 0     # it moved them
+    np.testing.assert_array_equal(solver.predict(case).compaction,
+                                  TerzaghiSolver().predict(estimated).compaction)
+
+
 def test_dpl_saves_its_learned_parameters(tmp_path):
     from safetensors.numpy import load_file
 

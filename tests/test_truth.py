@@ -200,12 +200,18 @@ def test_bench_against_the_truth_never_lets_a_solver_read_it(generic, tmp_path, 
     calls = _poisoned_while_solving(monkeypatch, bench_module, ("run_solvers",),
                                     lambda: [truth])
     out = tmp_path / "bench"
-    report = bench_module.bench(str(made), ["terzaghi", "calibrated:terzaghi"], "spatial:0.7",
-                                out, options=CALIBRATION, log=lambda *a: None)
+    report = bench_module.bench(str(made), ["terzaghi", "calibrated:terzaghi", "dpl:terzaghi"],
+                                "spatial:0.7", out,
+                                options={**CALIBRATION, "dpl:terzaghi": {"epochs": "1"}},
+                                log=lambda *a: None)
     assert calls == ["run_solvers"]
     table = report["table"]
     rows = table[table.part.isin(t.TRUTH_PARTS)]
     assert set(rows.series) == {"truth displacement", "truth compaction", "parameters"}
+    # the parameters of both fits are scored and mapped; only the calibration has a band
+    assert set(rows[rows.series == "parameters"].solver) == {"calibrated:terzaghi",
+                                                              "dpl:terzaghi"}
+    assert not (out / "figures" / "extensometer-band-dpl_terzaghi.png").exists()
     # terzaghi runs the prior: its S_v is the truth's / 1.3, its lag time / 1.3 too
     prior = rows[(rows.series == "parameters") & (rows.statistic == "prior")]
     assert (prior.value == 1.0).all()

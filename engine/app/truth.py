@@ -225,9 +225,16 @@ def model_parameters(case) -> dict:
 
 def estimates_parameters(cls) -> bool:
     """Whether solver class ``cls`` fits physics parameters: a calibrated physics
-    (``calibrated:*``), alone or as the physics of a composition (``residual:...``)."""
-    return hasattr(cls, "posterior_members") or hasattr(getattr(cls, "physics_class", None),
-                                                        "posterior_members")
+    (``calibrated:*``), alone or as the physics of a composition (``residual:...``), or
+    a solver that learns them and says so with ``estimated_case`` (``dpl:*``)."""
+    return (hasattr(cls, "posterior_members") or learns_parameters(cls)
+            or hasattr(getattr(cls, "physics_class", None), "posterior_members"))
+
+
+def learns_parameters(solver) -> bool:
+    """Whether ``solver`` (or its class) gives each cell one learned set of physics
+    parameters (``estimated_case``) rather than a posterior ensemble."""
+    return hasattr(solver, "estimated_case")
 
 
 def calibration_of(solver):
@@ -237,7 +244,9 @@ def calibration_of(solver):
 
 def estimated_case(solver, case):
     """``case`` with the parameters a fitted ``solver`` that ``estimates_parameters``
-    estimated (its posterior mean)."""
+    estimated (its posterior mean, or what it learned)."""
+    if learns_parameters(solver):
+        return solver.estimated_case(case)
     calibration = calibration_of(solver)
     mean, _, _ = calibration.parameters(case)
     return calibration.space.apply(case, mean)
@@ -348,7 +357,8 @@ def bench_markdown(table: pd.DataFrame) -> str:
     estimated = [s for s in solvers if (rows[rows.solver == s].series == "parameters").any()]
     if estimated:
         lines += ["", f"Parameter recovery: fraction of cells within a factor {FACTOR:g} "
-                  "of the truth, prior -> posterior mean, every cell (test cells). Lag "
+                  "of the truth, prior -> posterior mean (a learning solver's: what it "
+                  "learned), every cell (test cells). Lag "
                   "time tau = (b_equiv/2)^2 Sskv/Kv of the equivalent interbed; S_v = "
                   "sum of count x thickness x Sskv of the interbeds (the truth: its three "
                   "interbed systems' b_equiv and clay with the virgin storage at the "

@@ -453,6 +453,12 @@ class DplSolver(Solver):
             pattern[row] = index[id(w)]
         return Whitening(np.stack(factors), pattern)
 
+    def estimated_case(self, case):
+        """``case`` with the parameters the network gives its cells (what ``predict``
+        runs), for the bench's parameter maps and its scores against a twin's truth."""
+        self._require_fit()
+        return self.space.apply(case, self._parameters(case))
+
     # -- predict -----------------------------------------------------------------------
 
     def _require_fit(self):
@@ -473,7 +479,7 @@ class DplSolver(Solver):
     def _compaction(self, case) -> np.ndarray:
         """[A, N, T] m: the physics on the learned parameters."""
         o = self.options
-        changed = self.space.apply(case.without_observations(), self._parameters(case))
+        changed = self.estimated_case(case.without_observations())
         if o["smoothing"] > 0:
             return twin.simulate_case(changed, o["nodes"], o["substeps"], o["smoothing"])
         physics = TerzaghiSolver(nodes=o["nodes"], substeps=o["substeps"])

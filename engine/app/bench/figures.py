@@ -234,8 +234,8 @@ def calibration_figures(folder: Path, case, models: dict, truth) -> list[tuple[s
     x, y = case.cells.x, case.cells.y
     true = t.true_parameters(truth, case) if truth is not None else None
     maps = {"prior (the case)": t.model_parameters(case)}
-    maps.update({f"{name}: posterior mean": t.model_parameters(t.estimated_case(s, case))
-                 for name, s in models.items()})
+    maps.update({f"{name}: {'learned' if t.learns_parameters(s) else 'posterior mean'}":
+                 t.model_parameters(t.estimated_case(s, case)) for name, s in models.items()})
     for q, label, scale in (("lag_time", "log10 lag time (months)", DAYS_PER_MONTH),
                             ("storage_thickness", "log10 S_v (m/m)", 1.0)):
         for a, aquifer in enumerate(case.aquifer_names):
@@ -250,6 +250,8 @@ def calibration_figures(folder: Path, case, models: dict, truth) -> list[tuple[s
                                            else np.log10(true[q][a] / scale))))
     world = t.read_world(truth, case) if truth is not None else None
     for name, solver in models.items():
+        if t.learns_parameters(solver):     # one value per cell: no members to band
+            continue
         panels = _calibration_band_panels(case, t.calibration_of(solver), world)
         if panels:
             site, rows = panels
