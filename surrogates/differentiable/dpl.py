@@ -50,9 +50,10 @@ grow with what the cell subsides: s = hypot(insar_model_error, f x the range of 
 cell's readings a fit may read), rounded to MODEL_ERROR_STEP_M. What the physics leaves
 of the record grows so (``benchmarks/model_error.py``: dpl's residual at the training
 cells goes from 8 mm where a cell subsides 0.1 m to 27 mm where it subsides 1.2 m),
-mostly where the interpolated heads miss a cone of depression, and with one s for every
-cell that misfit is taken up by the storage the cone's aquifers hold, which a pumping
-cut then acts on. Only the training part of the split is read
+mostly where the interpolated heads miss a cone of depression; with one s for every
+cell the parameters there take up that misfit (on the small twin, kv cut far in the
+cones), and a pumping cut's effect with them (README). Only the training part of the
+split is read
 (``engine.split`` masks through ``physics.calibration.observations.training_data``);
 the validation part drives early stopping. ``predict`` maps every cell, seen or not, by
 the network and runs ``terzaghi`` (the twin matches it to 1e-15 m) with those
