@@ -125,11 +125,12 @@ class Discrepancy:
 
     def mean(self, rows: np.ndarray, months: np.ndarray) -> np.ndarray:
         """[len(rows), len(months)] m: the conditional mean of the cells ``rows``."""
-        return self._weights()[rows] @ self._correlation(months).T
+        return self._weights(rows) @ self._correlation(months).T
 
-    def _weights(self) -> np.ndarray:
-        """[D, K] s^2 alpha (m): what the correlation carries to any time."""
-        return self.alpha * self.structural[:, None] ** 2
+    def _weights(self, rows=slice(None)) -> np.ndarray:
+        """[len(rows), K] s^2 alpha (m) of the cells ``rows`` (default all): what the
+        correlation carries to any time."""
+        return self.alpha[rows] * self.structural[rows, None] ** 2
 
     def _correlation(self, months: np.ndarray) -> np.ndarray:
         """[M, K] the prior correlation between ``months`` and the read times, times
